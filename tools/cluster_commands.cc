@@ -1,0 +1,7 @@
+#include "tools/command_lists.h"
+
+namespace sparrow::tools {
+
+std::vector<Command> ClusterCommands() { return {}; }
+
+}  // namespace sparrow::tools

@@ -1,0 +1,15 @@
+// Each area of the CLI keeps its own list of subcommands, so areas grow independently.
+#pragma once
+
+#include <vector>
+
+#include "tools/command.h"
+
+namespace sparrow::tools {
+
+// scheduler, server, worker, bench kv (tools/cluster_commands.cc).
+std::vector<Command> ClusterCommands();
+// convert, synth, bench parse (tools/data_commands.cc).
+std::vector<Command> DataCommands();
+
+}  // namespace sparrow::tools

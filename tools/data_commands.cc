@@ -1,0 +1,7 @@
+#include "tools/command_lists.h"
+
+namespace sparrow::tools {
+
+std::vector<Command> DataCommands() { return {}; }
+
+}  // namespace sparrow::tools
