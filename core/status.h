@@ -22,10 +22,10 @@ enum class Code {
   kAlreadyExists,
   kFailedPrecondition,  // state does not allow it (table unknown, node not registered)
   kOutOfRange,
-  kDataLoss,       // truncated or corrupt file, CRC mismatch
-  kUnavailable,    // a peer is dead or unreachable
+  kDataLoss,     // truncated or corrupt file, CRC mismatch
+  kUnavailable,  // a peer is dead or unreachable
   kDeadlineExceeded,
-  kAborted,        // cluster shut down while the operation was pending
+  kAborted,  // cluster shut down while the operation was pending
   kInternal,
   kUnimplemented,
 };
@@ -58,26 +58,42 @@ class [[nodiscard]] Status {
   std::shared_ptr<const Rep> rep_;
 };
 
-inline Status InvalidArgument(std::string m) { return Status(Code::kInvalidArgument, std::move(m)); }
-inline Status NotFound(std::string m) { return Status(Code::kNotFound, std::move(m)); }
+inline Status InvalidArgument(std::string m) {
+  return Status(Code::kInvalidArgument, std::move(m));
+}
+inline Status NotFound(std::string m) {
+  return Status(Code::kNotFound, std::move(m));
+}
 inline Status FailedPrecondition(std::string m) {
   return Status(Code::kFailedPrecondition, std::move(m));
 }
-inline Status OutOfRange(std::string m) { return Status(Code::kOutOfRange, std::move(m)); }
-inline Status DataLoss(std::string m) { return Status(Code::kDataLoss, std::move(m)); }
-inline Status Unavailable(std::string m) { return Status(Code::kUnavailable, std::move(m)); }
+inline Status OutOfRange(std::string m) {
+  return Status(Code::kOutOfRange, std::move(m));
+}
+inline Status DataLoss(std::string m) {
+  return Status(Code::kDataLoss, std::move(m));
+}
+inline Status Unavailable(std::string m) {
+  return Status(Code::kUnavailable, std::move(m));
+}
 inline Status DeadlineExceeded(std::string m) {
   return Status(Code::kDeadlineExceeded, std::move(m));
 }
-inline Status Aborted(std::string m) { return Status(Code::kAborted, std::move(m)); }
-inline Status Internal(std::string m) { return Status(Code::kInternal, std::move(m)); }
-inline Status Unimplemented(std::string m) { return Status(Code::kUnimplemented, std::move(m)); }
+inline Status Aborted(std::string m) {
+  return Status(Code::kAborted, std::move(m));
+}
+inline Status Internal(std::string m) {
+  return Status(Code::kInternal, std::move(m));
+}
+inline Status Unimplemented(std::string m) {
+  return Status(Code::kUnimplemented, std::move(m));
+}
 
 // Result<T>: a T, or the Status that explains why there is none.
 template <typename T>
 class [[nodiscard]] Result {
  public:
-  Result(T value) : v_(std::move(value)) {}  // NOLINT: implicit by design
+  Result(T value) : v_(std::move(value)) {}        // NOLINT: implicit by design
   Result(Status status) : v_(std::move(status)) {  // NOLINT: implicit by design
     assert(!std::get<Status>(v_).ok() && "Result constructed from an OK status");
   }
@@ -101,10 +117,10 @@ class [[nodiscard]] Result {
 }  // namespace sparrow
 
 // Evaluates `expr` (a Status); returns it from the enclosing function unless OK.
-#define SPARROW_RETURN_IF_ERROR(expr)            \
-  do {                                           \
-    ::sparrow::Status _st = (expr);              \
-    if (!_st.ok()) return _st;                   \
+#define SPARROW_RETURN_IF_ERROR(expr) \
+  do {                                \
+    ::sparrow::Status _st = (expr);   \
+    if (!_st.ok()) return _st;        \
   } while (0)
 
 #define SPARROW_CONCAT_INNER(a, b) a##b

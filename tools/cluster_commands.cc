@@ -1,7 +1,33 @@
+#include "tools/cluster_flags.h"
+#include "tools/cluster_roles.h"
 #include "tools/command_lists.h"
 
 namespace sparrow::tools {
 
-std::vector<Command> ClusterCommands() { return {}; }
+std::vector<Command> ClusterCommands() {
+  return {
+      {"scheduler",
+       "--servers=S --workers=W [--scheduler=HOST:PORT]",
+       "coordinate a cluster: registration, key ranges, barriers, heartbeats, shutdown",
+       {"scheduler", "bind", "servers", "workers", "max_delay", "heartbeat_timeout_ms"},
+       &RunScheduler},
+      {"server",
+       "--scheduler=HOST:PORT [--bind=HOST:PORT]",
+       "hold a key range of every table (weights and optimizer state) and serve push/pull",
+       {SPARROW_NODE_FLAGS},
+       &RunServer},
+      {"worker",
+       "--scheduler=HOST:PORT --task=kv_bench [task flags]",
+       "join a cluster and run a task against the servers",
+       {SPARROW_NODE_FLAGS, "task", "request_timeout_ms", "keys", "value_width", "optimizer",
+        "seconds"},
+       &RunWorker},
+      {"bench kv",
+       "[--servers=S --workers=W --keys=N --value_width=K --optimizer=O --seconds=T]",
+       "start a local cluster and measure push/pull throughput and small-pull latency",
+       {"servers", "workers", "keys", "value_width", "optimizer", "seconds", "max_delay"},
+       &RunBenchKv},
+  };
+}
 
 }  // namespace sparrow::tools

@@ -13,9 +13,9 @@
 namespace sparrow::tools {
 
 struct Command {
-  const char* name;     // "server", or two words for a family: "bench kv"
-  const char* usage;    // argument synopsis after the name, e.g. "CONFIG [--out=DIR]"
-  const char* summary;  // one line for `sparrow --help`
+  const char* name;                // "server", or two words for a family: "bench kv"
+  const char* usage;               // argument synopsis after the name, e.g. "CONFIG [--out=DIR]"
+  const char* summary;             // one line for `sparrow --help`
   std::vector<const char*> flags;  // flags the command reads, listed by `sparrow CMD --help`
   int (*run)(const std::vector<std::string>& args);
 };

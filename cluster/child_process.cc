@@ -1,0 +1,125 @@
+#include "cluster/child_process.h"
+
+#include <fcntl.h>
+#include <signal.h>
+#include <sys/prctl.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <chrono>
+#include <cstring>
+#include <thread>
+
+namespace sparrow::cluster {
+
+ChildProcess::ChildProcess(ChildProcess&& o) noexcept {
+  *this = std::move(o);
+}
+
+ChildProcess& ChildProcess::operator=(ChildProcess&& o) noexcept {
+  if (this != &o) {
+    this->~ChildProcess();
+    pid_ = o.pid_;
+    stdout_fd_ = o.stdout_fd_;
+    exit_status_ = o.exit_status_;
+    o.pid_ = -1;
+    o.stdout_fd_ = -1;
+    o.exit_status_.reset();
+  }
+  return *this;
+}
+
+ChildProcess::~ChildProcess() {
+  if (pid_ > 0 && !exit_status_) {
+    kill(pid_, SIGKILL);
+    (void)Wait(-1);
+  }
+  if (stdout_fd_ >= 0) close(stdout_fd_);
+  pid_ = -1;
+  stdout_fd_ = -1;
+}
+
+Result<ChildProcess> ChildProcess::Spawn(const std::vector<std::string>& argv,
+                                         const SpawnOptions& options) {
+  if (argv.empty()) return InvalidArgument("no program to start");
+  int pipefd[2] = {-1, -1};
+  if (options.capture_stdout && pipe2(pipefd, O_CLOEXEC) != 0) {
+    return Internal(std::string("pipe: ") + std::strerror(errno));
+  }
+  std::vector<char*> args;
+  for (const auto& a : argv) args.push_back(const_cast<char*>(a.c_str()));
+  args.push_back(nullptr);
+  const pid_t parent = getpid();
+  const pid_t pid = fork();
+  if (pid < 0) return Internal(std::string("fork: ") + std::strerror(errno));
+  if (pid == 0) {
+    // Child: only async-signal-safe calls until exec.
+    prctl(PR_SET_PDEATHSIG, SIGKILL);
+    if (getppid() != parent) _exit(127);
+    sigset_t none;
+    sigemptyset(&none);
+    sigprocmask(SIG_SETMASK, &none, nullptr);
+    if (options.capture_stdout) {
+      dup2(pipefd[1], STDOUT_FILENO);
+    } else if (!options.stdout_path.empty()) {
+      int fd = open(options.stdout_path.c_str(), O_WRONLY | O_CREAT | O_APPEND, 0644);
+      if (fd >= 0) dup2(fd, STDOUT_FILENO);
+    }
+    if (!options.stderr_path.empty()) {
+      int fd = open(options.stderr_path.c_str(), O_WRONLY | O_CREAT | O_APPEND, 0644);
+      if (fd >= 0) dup2(fd, STDERR_FILENO);
+    }
+    execv(args[0], args.data());
+    _exit(127);
+  }
+  ChildProcess child;
+  child.pid_ = pid;
+  if (options.capture_stdout) {
+    close(pipefd[1]);
+    child.stdout_fd_ = pipefd[0];
+  }
+  return child;
+}
+
+std::optional<int> ChildProcess::Wait(int timeout_ms) {
+  if (exit_status_) return exit_status_;
+  if (pid_ <= 0) return std::nullopt;
+  const auto deadline = std::chrono::steady_clock::now() + std::chrono::milliseconds(timeout_ms);
+  for (;;) {
+    int status = 0;
+    const pid_t r = waitpid(pid_, &status, timeout_ms < 0 ? 0 : WNOHANG);
+    if (r == pid_) {
+      exit_status_ = WIFEXITED(status) ? WEXITSTATUS(status) : -WTERMSIG(status);
+      return exit_status_;
+    }
+    if (r < 0 && errno != EINTR) return std::nullopt;
+    if (timeout_ms >= 0 && std::chrono::steady_clock::now() >= deadline) return std::nullopt;
+    std::this_thread::sleep_for(std::chrono::milliseconds(5));
+  }
+}
+
+void ChildProcess::Signal(int sig) {
+  if (pid_ > 0 && !exit_status_) kill(pid_, sig);
+}
+
+std::string ChildProcess::ReadAllStdout() {
+  std::string out;
+  if (stdout_fd_ < 0) return out;
+  char buf[4096];
+  for (;;) {
+    const ssize_t n = read(stdout_fd_, buf, sizeof(buf));
+    if (n > 0) {
+      out.append(buf, static_cast<size_t>(n));
+    } else if (n == 0 || errno != EINTR) {
+      break;
+    }
+  }
+  return out;
+}
+
+std::string DescribeExit(int status) {
+  if (status >= 0) return "exit " + std::to_string(status);
+  return "killed by signal " + std::to_string(-status) + " (" + strsignal(-status) + ")";
+}
+
+}  // namespace sparrow::cluster

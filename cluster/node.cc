@@ -1,0 +1,202 @@
+#include "cluster/node.h"
+
+#include <glog/logging.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <chrono>
+
+namespace sparrow::cluster {
+
+int64_t NowMs() {
+  return std::chrono::duration_cast<std::chrono::milliseconds>(
+             std::chrono::steady_clock::now().time_since_epoch())
+      .count();
+}
+
+Node::Node(NodeOptions options) : options_(std::move(options)) {}
+
+Node::~Node() {
+  Stop();
+}
+
+Status Node::SendToScheduler(wire::Command cmd, wire::Control* control, uint64_t request_id) {
+  transport::Message msg;
+  msg.header.set_command(cmd);
+  msg.header.set_sender(id_);
+  msg.header.set_receiver(kSchedulerId);
+  msg.header.set_request_id(request_id);
+  if (control) msg.header.mutable_control()->Swap(control);
+  return van_.Send(kSchedulerId, msg);
+}
+
+Status Node::Start(Handler handler) {
+  handler_ = std::move(handler);
+  SPARROW_ASSIGN_OR_RETURN(std::string endpoint, van_.Bind(options_.bind));
+  van_.Start([this](transport::Message&& m) { OnMessage(std::move(m)); });
+  SPARROW_RETURN_IF_ERROR(van_.Connect(kSchedulerId, options_.scheduler));
+
+  wire::Control reg;
+  reg.mutable_node()->set_role(options_.role);
+  reg.mutable_node()->set_address(endpoint);
+  reg.mutable_node()->set_pid(getpid());
+  char host[256] = {0};
+  gethostname(host, sizeof(host) - 1);
+  reg.mutable_node()->set_hostname(host);
+  SPARROW_RETURN_IF_ERROR(SendToScheduler(wire::REGISTER, &reg));
+
+  std::unique_lock<std::mutex> lock(mu_);
+  const bool got = cv_.wait_for(lock, std::chrono::milliseconds(options_.register_timeout_ms),
+                                [&] { return have_table_ || !register_error_.ok(); });
+  if (!register_error_.ok()) return register_error_;
+  if (!got) {
+    return Unavailable("no node table from the scheduler at " + options_.scheduler + " within " +
+                       std::to_string(options_.register_timeout_ms) +
+                       " ms (is it running, and expecting this many nodes?)");
+  }
+  lock.unlock();
+
+  // Workers send requests to servers; servers send replies to workers.
+  const auto& peers = options_.role == wire::WORKER ? table_.servers : table_.workers;
+  for (const auto& p : peers) SPARROW_RETURN_IF_ERROR(van_.Connect(p.id(), p.address()));
+  last_scheduler_contact_ms_ = NowMs();
+  heartbeat_ = std::thread([this] { HeartbeatLoop(); });
+  LOG(INFO) << wire::Role_Name(options_.role) << " rank " << rank_ << " is node " << id_ << " at "
+            << endpoint;
+  return Status::Ok();
+}
+
+void Node::OnMessage(transport::Message&& msg) {
+  if (msg.header.sender() == kSchedulerId) {
+    last_scheduler_contact_ms_ = NowMs();
+    switch (msg.header.command()) {
+      case wire::NODE_TABLE:
+      case wire::BARRIER_RELEASE:
+      case wire::NODE_DEAD:
+      case wire::SHUTDOWN:
+      case wire::ERROR:
+      case wire::ACK:
+        OnControl(msg);
+        return;
+      default:
+        break;
+    }
+  }
+  if (handler_) handler_(std::move(msg));
+}
+
+void Node::OnControl(const transport::Message& msg) {
+  const wire::Header& h = msg.header;
+  switch (h.command()) {
+    case wire::NODE_TABLE: {
+      std::lock_guard<std::mutex> lock(mu_);
+      table_ = NodeTable::FromControl(h.control());
+      id_ = h.receiver();
+      const wire::NodeInfo* self = table_.Find(id_);
+      rank_ = self ? self->rank() : -1;
+      have_table_ = true;
+      cv_.notify_all();
+      return;
+    }
+    case wire::BARRIER_RELEASE: {
+      std::lock_guard<std::mutex> lock(mu_);
+      barrier_released_ = std::max(barrier_released_, h.request_id());
+      cv_.notify_all();
+      return;
+    }
+    case wire::NODE_DEAD: {
+      std::vector<int> dead(h.control().dead_nodes().begin(), h.control().dead_nodes().end());
+      {
+        std::lock_guard<std::mutex> lock(mu_);
+        dead_.insert(dead_.end(), dead.begin(), dead.end());
+      }
+      LOG(WARNING) << "scheduler reports dead node(s): " << h.control().reason();
+      if (dead_handler_) dead_handler_(dead, h.control().reason());
+      return;
+    }
+    case wire::SHUTDOWN:
+      MarkShutdown(h.control().failed() ? Aborted("cluster failed: " + h.control().reason())
+                                        : Status::Ok());
+      return;
+    case wire::ERROR: {
+      LOG(ERROR) << "scheduler: " << h.error();
+      std::lock_guard<std::mutex> lock(mu_);
+      if (!have_table_) register_error_ = FailedPrecondition("scheduler refused: " + h.error());
+      cv_.notify_all();
+      return;
+    }
+    default:
+      return;  // heartbeat ACKs only refresh the contact time
+  }
+}
+
+void Node::MarkShutdown(Status why) {
+  std::lock_guard<std::mutex> lock(mu_);
+  if (shutdown_.load()) return;
+  shutdown_status_ = std::move(why);
+  shutdown_.store(true);
+  cv_.notify_all();
+}
+
+void Node::HeartbeatLoop() {
+  while (!stop_.load()) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(options_.heartbeat_ms));
+    if (stop_.load() || shutdown_.load()) continue;
+    (void)SendToScheduler(wire::HEARTBEAT);
+    const int64_t silent = NowMs() - last_scheduler_contact_ms_.load();
+    if (silent > options_.scheduler_timeout_ms) {
+      const std::string why =
+          "scheduler at " + options_.scheduler + " silent for " + std::to_string(silent) + " ms";
+      LOG(ERROR) << why << "; leaving the cluster";
+      if (dead_handler_) dead_handler_({kSchedulerId}, why);
+      MarkShutdown(Unavailable(why));
+    }
+  }
+}
+
+bool Node::IsDead(int id) const {
+  std::lock_guard<std::mutex> lock(mu_);
+  return std::find(dead_.begin(), dead_.end(), id) != dead_.end();
+}
+
+Status Node::Barrier(wire::Role group) {
+  uint64_t seq;
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    seq = ++barrier_seq_;
+  }
+  wire::Control c;
+  c.set_barrier_group(group);
+  SPARROW_RETURN_IF_ERROR(SendToScheduler(wire::BARRIER, &c, seq));
+  std::unique_lock<std::mutex> lock(mu_);
+  cv_.wait(lock, [&] { return barrier_released_ >= seq || shutdown_.load(); });
+  if (barrier_released_ >= seq) return Status::Ok();
+  return Aborted("cluster shut down during a barrier");
+}
+
+void Node::Finish(bool failed, const std::string& reason) {
+  wire::Control c;
+  c.set_failed(failed);
+  c.set_reason(reason);
+  Status st = SendToScheduler(wire::FINISH, &c);
+  if (!st.ok()) LOG(WARNING) << "could not report finish: " << st.message();
+}
+
+Status Node::WaitForShutdown() {
+  std::unique_lock<std::mutex> lock(mu_);
+  cv_.wait(lock, [&] { return shutdown_.load(); });
+  return shutdown_status_;
+}
+
+void Node::Stop() {
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    if (stopped_) return;
+    stopped_ = true;
+  }
+  stop_.store(true);
+  if (heartbeat_.joinable()) heartbeat_.join();
+  van_.Stop();
+}
+
+}  // namespace sparrow::cluster

@@ -1,0 +1,111 @@
+// Node: what every server and worker process runs to be part of a cluster.
+//
+// Start() binds the node's ROUTER, registers with the scheduler (role and address), waits
+// for the node table, and connects to the peers its role talks to (workers -> servers,
+// servers -> workers). From then on a heartbeat thread reports to the scheduler, control
+// messages (barrier releases, dead nodes, shutdown) are handled here, and every other
+// message goes to the role's handler.
+//
+// Thread safety: all public methods may be called from any thread, except that Barrier(),
+// WaitForShutdown() and Stop() must not be called from the handler (they block on it).
+#pragma once
+
+#include <atomic>
+#include <condition_variable>
+#include <functional>
+#include <mutex>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "cluster/node_table.h"
+#include "core/status.h"
+#include "transport/van.h"
+
+namespace sparrow::cluster {
+
+struct NodeOptions {
+  wire::Role role = wire::WORKER;
+  std::string scheduler;             // "HOST:PORT" of the scheduler
+  std::string bind = "127.0.0.1:0";  // where this node listens; port 0 picks one
+  int heartbeat_ms = 1000;
+  int scheduler_timeout_ms = 15000;  // silence after which the scheduler counts as lost
+  int register_timeout_ms = 60000;   // how long to wait for the node table
+};
+
+class Node {
+ public:
+  using Handler = std::function<void(transport::Message&&)>;
+  using DeadHandler = std::function<void(const std::vector<int>& dead, const std::string& why)>;
+
+  explicit Node(NodeOptions options);
+  ~Node();  // Stop()s.
+
+  // Joins the cluster; `handler` receives every non-control message on the receive thread.
+  // Returns after the node table arrived and peers are connected, or the reason it could not
+  // join (scheduler unreachable within register_timeout_ms, rejected registration).
+  Status Start(Handler handler);
+
+  // Called (on the receive thread) when the scheduler declares nodes dead, or with
+  // {kSchedulerId} when the scheduler itself is lost. Set before Start().
+  void SetDeadHandler(DeadHandler h) { dead_handler_ = std::move(h); }
+
+  int id() const { return id_; }
+  int rank() const { return rank_; }
+  wire::Role role() const { return options_.role; }
+  const NodeTable& table() const { return table_; }
+  transport::Van& van() { return van_; }
+  // True once `id` was declared dead.
+  bool IsDead(int id) const;
+
+  // Blocks until every live node of `group` (SERVER, WORKER, or ROLE_UNSPECIFIED for all
+  // servers and workers) entered the same barrier. Aborted if the cluster shuts down.
+  Status Barrier(wire::Role group);
+
+  // Workers: tells the scheduler this worker's work is done (or failed, with why).
+  void Finish(bool failed, const std::string& reason);
+
+  // Blocks until the scheduler orders shutdown. OK for an orderly shutdown; the reason
+  // otherwise (cluster failed, scheduler lost).
+  Status WaitForShutdown();
+  bool shutting_down() const { return shutdown_.load(); }
+
+  // Leaves the cluster: stops heartbeats and the transport. Idempotent.
+  void Stop();
+
+ private:
+  void OnMessage(transport::Message&& msg);
+  void OnControl(const transport::Message& msg);
+  void HeartbeatLoop();
+  void MarkShutdown(Status why);
+  Status SendToScheduler(wire::Command cmd, wire::Control* control = nullptr,
+                         uint64_t request_id = 0);
+
+  NodeOptions options_;
+  transport::Van van_;
+  Handler handler_;
+  DeadHandler dead_handler_;
+  int id_ = -1;
+  int rank_ = -1;
+  NodeTable table_;
+
+  mutable std::mutex mu_;
+  std::condition_variable cv_;
+  bool have_table_ = false;
+  Status register_error_;
+  uint64_t barrier_seq_ = 0;
+  uint64_t barrier_released_ = 0;
+  std::vector<int> dead_;
+  std::atomic<bool> shutdown_{false};
+  Status shutdown_status_;
+  std::atomic<int64_t> last_scheduler_contact_ms_{0};
+
+  std::thread heartbeat_;
+  std::atomic<bool> stop_{false};
+  bool stopped_ = false;
+};
+
+// Milliseconds on a monotonic clock.
+int64_t NowMs();
+
+}  // namespace sparrow::cluster

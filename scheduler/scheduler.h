@@ -1,0 +1,87 @@
+// Scheduler: the one coordinator of a cluster.
+//
+// It waits for the expected servers and workers to register, numbers them (scheduler 0,
+// servers 1..S, workers S+1..S+W), gives server rank r the r-th of S equal ranges of the
+// 64-bit key space, and sends everyone the node table. Then it serves barriers, watches
+// heartbeats (a node silent past the timeout is declared dead and every node is told),
+// and ends the cluster: when every live worker has finished, or at once when a server
+// dies (its keys are gone) or on RequestShutdown().
+//
+// Thread safety: Run() on one thread; RequestShutdown() from any thread.
+#pragma once
+
+#include <atomic>
+#include <condition_variable>
+#include <map>
+#include <mutex>
+#include <set>
+#include <string>
+#include <vector>
+
+#include "core/status.h"
+#include "transport/van.h"
+
+namespace sparrow::scheduler {
+
+struct SchedulerOptions {
+  std::string bind = "127.0.0.1:0";
+  int num_servers = 1;
+  int num_workers = 1;
+  int max_delay = -1;  // broadcast to every node: 0 BSP, k bounded delay, -1 asynchronous
+  int heartbeat_timeout_ms = 10000;
+  int register_timeout_ms = 120000;
+};
+
+class Scheduler {
+ public:
+  explicit Scheduler(SchedulerOptions options);
+
+  // Binds the scheduler's socket; returns its endpoint (for "--scheduler=").
+  Result<std::string> Bind();
+
+  // Runs the cluster to its end. OK if every worker finished its work and no node died;
+  // otherwise the reason, in one line (which node, what happened).
+  Status Run();
+
+  // Ends the cluster now (Ctrl-C): tells every node to shut down, marked failed.
+  void RequestShutdown(const std::string& reason);
+
+ private:
+  struct Member {
+    wire::NodeInfo info;
+    int64_t last_seen_ms = 0;
+    bool dead = false;
+    bool finished = false;
+  };
+
+  void OnMessage(transport::Message&& msg);
+  void OnReject(const wire::Header& header, const Status& why);
+  void OnRegister(const wire::Header& h);
+  void AssignAndBroadcast();
+  void OnBarrier(const wire::Header& h);
+  void MaybeReleaseBarriers();
+  void OnFinish(const wire::Header& h);
+  void CheckHeartbeats();
+  void Broadcast(wire::Command cmd, const wire::Control& control);
+  void Reply(int node, wire::Command cmd, uint64_t request_id, const std::string& error = "");
+  void ShutdownLocked(bool failed, const std::string& reason);
+  std::string Describe(const Member& m) const;
+  bool InGroup(const Member& m, wire::Role group) const;
+
+  SchedulerOptions options_;
+  transport::Van van_;
+
+  std::mutex mu_;
+  std::condition_variable cv_;
+  std::vector<wire::NodeInfo> pending_;  // registered, not yet numbered
+  std::map<int, Member> members_;        // by node id, once numbered
+  bool assigned_ = false;
+  // group -> (node id -> that node's barrier sequence number)
+  std::map<int, std::map<int, uint64_t>> barriers_;
+  bool done_ = false;
+  Status result_;
+  std::vector<std::string> failures_;
+  int next_temp_peer_ = -1000;  // for error replies to nodes that never got an id
+};
+
+}  // namespace sparrow::scheduler

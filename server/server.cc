@@ -1,0 +1,202 @@
+#include "server/server.h"
+
+#include <glog/logging.h>
+
+#include <algorithm>
+#include <limits>
+
+namespace sparrow::server {
+
+using transport::Message;
+
+void Server::Attach() {
+  node_->SetDeadHandler([this](const std::vector<int>& dead, const std::string&) { OnDead(dead); });
+}
+
+void Server::EnsureWorkerClocks() {
+  if (clocks_initialised_) return;
+  for (const auto& w : node_->table().workers) worker_clock_[w.id()] = 0;
+  clocks_initialised_ = true;
+}
+
+void Server::Send(int to, Message& msg) {
+  Status st = node_->van().Send(to, msg);
+  if (!st.ok()) LOG(WARNING) << "reply to node " << to << " lost: " << st.message();
+}
+
+void Server::ReplyAck(const wire::Header& req, wire::Control* control) {
+  Message r;
+  r.header.set_command(wire::ACK);
+  r.header.set_sender(node_->id());
+  r.header.set_receiver(req.sender());
+  r.header.set_request_id(req.request_id());
+  r.header.set_table(req.table());
+  if (control) r.header.mutable_control()->Swap(control);
+  Send(req.sender(), r);
+}
+
+void Server::ReplyError(const wire::Header& req, const std::string& error) {
+  LOG(WARNING) << "rejected " << transport::CommandName(req.command()) << " from node "
+               << req.sender() << ": " << error;
+  Message r;
+  r.header.set_command(wire::ERROR);
+  r.header.set_sender(node_->id());
+  r.header.set_receiver(req.sender());
+  r.header.set_request_id(req.request_id());
+  r.header.set_error(error);
+  Send(req.sender(), r);
+}
+
+void Server::Handle(Message&& msg) {
+  EnsureWorkerClocks();
+  const wire::Header& h = msg.header;
+  if (!node_->van().Connected(h.sender())) {
+    LOG(WARNING) << "ignoring " << transport::CommandName(h.command()) << " from unknown node "
+                 << h.sender();
+    return;
+  }
+  Status st;
+  switch (h.command()) {
+    case wire::CREATE_TABLE:
+      st = CreateTable(msg);
+      if (st.ok()) ReplyAck(h);
+      break;
+    case wire::PUSH:
+      st = Push(msg);
+      if (st.ok()) ReplyAck(h);
+      break;
+    case wire::PULL:
+      Pull(std::move(msg));
+      return;
+    case wire::CLOCK:
+      Clock(msg);
+      return;
+    case wire::STATS:
+      Stats(msg);
+      return;
+    default:
+      st = InvalidArgument(std::string("a server does not handle ") +
+                           transport::CommandName(h.command()));
+  }
+  if (!st.ok()) ReplyError(h, st.message());
+}
+
+Status Server::CreateTable(const Message& msg) {
+  const wire::TableSpec& spec = msg.header.control().table();
+  auto it = tables_.find(spec.id());
+  if (it != tables_.end()) {
+    // Every worker may create the tables it uses; the same spec twice is fine.
+    if (it->second->spec().SerializeAsString() == spec.SerializeAsString()) return Status::Ok();
+    return InvalidArgument("table " + std::to_string(spec.id()) +
+                           " already exists with another spec");
+  }
+  const size_t servers = std::max<size_t>(1, node_->table().servers.size());
+  SPARROW_ASSIGN_OR_RETURN(auto table, Table::Create(spec, spec.expected_keys() / servers));
+  LOG(INFO) << "table " << spec.id() << " '" << spec.name() << "': width " << spec.width() << ", "
+            << wire::OptimizerKind_Name(spec.optimizer());
+  tables_[spec.id()] = std::move(table);
+  return Status::Ok();
+}
+
+Result<Table*> Server::FindTable(const wire::Header& h) {
+  auto it = tables_.find(h.table());
+  if (it == tables_.end()) {
+    return FailedPrecondition("no table " + std::to_string(h.table()) + " on this server");
+  }
+  return it->second.get();
+}
+
+Status Server::Push(const Message& msg) {
+  const wire::Header& h = msg.header;
+  const wire::NodeInfo* me = node_->table().Find(node_->id());
+  SPARROW_RETURN_IF_ERROR(ValidateDataFrames(msg, me->key_begin(), me->key_end()));
+  SPARROW_ASSIGN_OR_RETURN(Table * table, FindTable(h));
+  if (h.num_keys() > 0 && h.value_width() != table->width()) {
+    return InvalidArgument("push of width " + std::to_string(h.value_width()) + " to table " +
+                           std::to_string(h.table()) + " of width " +
+                           std::to_string(table->width()));
+  }
+  if (h.num_keys() > 0) table->Push(msg.keys().data(), msg.values().data(), h.num_keys());
+  return Status::Ok();
+}
+
+bool Server::PullReady(const wire::Header& h) const {
+  const int max_delay = node_->table().max_delay;
+  if (max_delay < 0 || worker_clock_.empty()) return true;
+  int64_t slowest = std::numeric_limits<int64_t>::max();
+  for (const auto& [id, c] : worker_clock_) slowest = std::min(slowest, c);
+  return h.clock() - max_delay <= slowest;
+}
+
+void Server::Pull(Message&& msg) {
+  const wire::Header& h = msg.header;
+  const wire::NodeInfo* me = node_->table().Find(node_->id());
+  Status st = ValidateDataFrames(msg, me->key_begin(), me->key_end());
+  Result<Table*> table = FindTable(h);
+  if (st.ok() && !table.ok()) st = table.status();
+  if (!st.ok()) {
+    ReplyError(h, st.message());
+    return;
+  }
+  if (!PullReady(h)) {
+    held_pulls_.push_back(std::move(msg));
+    return;
+  }
+  const size_t n = h.num_keys();
+  const uint32_t w = (*table)->width();
+  // The reply buffer is freed by ZeroMQ once sent; malloc reuses it for the next reply.
+  std::shared_ptr<float[]> values(new float[n * w]);
+  (*table)->Pull(msg.keys().data(), n, values.get());
+
+  Message r;
+  r.header.set_command(wire::PULL_REPLY);
+  r.header.set_sender(node_->id());
+  r.header.set_receiver(h.sender());
+  r.header.set_request_id(h.request_id());
+  r.header.set_table(h.table());
+  r.header.set_num_keys(n);
+  r.header.set_value_width(w);
+  if (n > 0) {
+    r.frames.push_back(std::move(msg.frames[0]));  // echo the keys without a copy
+    r.frames.push_back(transport::ZeroCopyFrame(values, values.get(), n * w * sizeof(float)));
+  }
+  Send(h.sender(), r);
+}
+
+void Server::Clock(const Message& msg) {
+  auto it = worker_clock_.find(msg.header.sender());
+  if (it == worker_clock_.end()) return;  // finished or dead
+  if (msg.header.clock() == std::numeric_limits<int64_t>::max()) {
+    worker_clock_.erase(it);  // the worker is done; it no longer holds anyone back
+  } else {
+    it->second = std::max(it->second, msg.header.clock());
+  }
+  ReleaseHeldPulls();
+}
+
+void Server::OnDead(const std::vector<int>& dead) {
+  for (int id : dead) worker_clock_.erase(id);
+  ReleaseHeldPulls();
+}
+
+void Server::ReleaseHeldPulls() {
+  std::deque<Message> still;
+  while (!held_pulls_.empty()) {
+    Message m = std::move(held_pulls_.front());
+    held_pulls_.pop_front();
+    if (PullReady(m.header)) {
+      Pull(std::move(m));
+    } else {
+      still.push_back(std::move(m));
+    }
+  }
+  held_pulls_ = std::move(still);
+}
+
+void Server::Stats(const Message& msg) {
+  wire::Control c;
+  for (const auto& [id, t] : tables_) *c.add_stats() = t->Stats();
+  ReplyAck(msg.header, &c);
+}
+
+}  // namespace sparrow::server

@@ -1,0 +1,57 @@
+// Server: serves one key range of every table to the workers.
+//
+// Handles CREATE_TABLE, PUSH, PULL, CLOCK and STATS on the node's receive thread, which
+// owns the tables (no locks on the store). Every request is checked first: frames against
+// the header, keys sorted, unique and inside this server's range, a known table, a
+// matching width. A bad request gets an ERROR reply naming the reason; the server keeps
+// serving.
+//
+// Consistency: each worker's clock is the number of minibatches it has finished (CLOCK).
+// A PULL stamped with clock c waits while c - max_delay exceeds the slowest live worker's
+// clock (max_delay 0 is BSP; -1 never waits). Finished and dead workers stop counting.
+//
+// Thread safety: Handle() and OnDead() on the node's receive thread only.
+#pragma once
+
+#include <cstdint>
+#include <deque>
+#include <map>
+#include <memory>
+
+#include "cluster/node.h"
+#include "server/table.h"
+
+namespace sparrow::server {
+
+class Server {
+ public:
+  // `node` must outlive the server; call Attach() before node->Start().
+  explicit Server(cluster::Node* node) : node_(node) {}
+  void Attach();
+
+  // Data and control messages for this server (the node's handler).
+  void Handle(transport::Message&& msg);
+
+ private:
+  void OnDead(const std::vector<int>& dead);
+  Status CreateTable(const transport::Message& msg);
+  Status Push(const transport::Message& msg);
+  void Pull(transport::Message&& msg);
+  void Clock(const transport::Message& msg);
+  void Stats(const transport::Message& msg);
+  Result<Table*> FindTable(const wire::Header& h);
+  bool PullReady(const wire::Header& h) const;
+  void ReleaseHeldPulls();
+  void ReplyAck(const wire::Header& req, wire::Control* control = nullptr);
+  void ReplyError(const wire::Header& req, const std::string& error);
+  void Send(int to, transport::Message& msg);
+  void EnsureWorkerClocks();
+
+  cluster::Node* node_;
+  std::map<uint32_t, std::unique_ptr<Table>> tables_;
+  std::map<int, int64_t> worker_clock_;  // live, unfinished workers only
+  bool clocks_initialised_ = false;
+  std::deque<transport::Message> held_pulls_;
+};
+
+}  // namespace sparrow::server

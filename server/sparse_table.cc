@@ -1,0 +1,87 @@
+#include "server/sparse_table.h"
+
+#include <algorithm>
+#include <cmath>
+
+namespace sparrow::server {
+namespace {
+constexpr double kMaxLoad = 0.85;
+constexpr double kGrowth = 1.25;
+constexpr size_t kMinCapacity = 16;
+}  // namespace
+
+SparseTable::SparseTable(uint32_t row_floats, size_t expected_keys)
+    : row_floats_(row_floats), stride_(2 + row_floats), max_key_row_(row_floats) {
+  Rehash(std::max(kMinCapacity, static_cast<size_t>(std::ceil(expected_keys / kMaxLoad))));
+}
+
+size_t SparseTable::bytes() const {
+  return capacity_ * stride_ * sizeof(uint32_t) + sizeof(*this) +
+         max_key_row_.capacity() * sizeof(float);
+}
+
+const float* SparseTable::Find(uint64_t key) const {
+  if (key == kEmpty) return has_max_key_ ? max_key_row_.data() : nullptr;
+  size_t i = Home(key);
+  for (;;) {
+    const uint32_t* s = slots_.get() + i * stride_;
+    const uint64_t k = KeyAt(s);
+    if (k == key) return reinterpret_cast<const float*>(s + 2);
+    if (k == kEmpty) return nullptr;
+    if (++i == capacity_) i = 0;
+  }
+}
+
+float* SparseTable::FindOrInsert(uint64_t key, bool* inserted) {
+  if (key == kEmpty) {
+    *inserted = !has_max_key_;
+    has_max_key_ = true;
+    return max_key_row_.data();
+  }
+  size_t i = Home(key);
+  for (;;) {
+    uint32_t* s = slots_.get() + i * stride_;
+    const uint64_t k = KeyAt(s);
+    if (k == key) {
+      *inserted = false;
+      return reinterpret_cast<float*>(s + 2);
+    }
+    if (k == kEmpty) break;
+    if (++i == capacity_) i = 0;
+  }
+  if (size_ + 1 > grow_at_) {
+    Rehash(static_cast<size_t>(capacity_ * kGrowth) + 1);
+    return FindOrInsert(key, inserted);
+  }
+  uint32_t* s = slots_.get() + i * stride_;
+  std::memcpy(s, &key, sizeof(key));
+  ++size_;
+  *inserted = true;
+  return reinterpret_cast<float*>(s + 2);
+}
+
+void SparseTable::Reserve(size_t keys) {
+  const size_t want = static_cast<size_t>(std::ceil(keys / kMaxLoad));
+  if (want > capacity_) Rehash(want);
+}
+
+void SparseTable::Rehash(size_t new_capacity) {
+  std::unique_ptr<uint32_t[]> old = std::move(slots_);
+  const size_t old_capacity = capacity_;
+  capacity_ = new_capacity;
+  grow_at_ = static_cast<size_t>(capacity_ * kMaxLoad);
+  slots_.reset(new uint32_t[capacity_ * stride_]);
+  for (size_t i = 0; i < capacity_; ++i) std::memcpy(slots_.get() + i * stride_, &kEmpty, 8);
+  for (size_t j = 0; j < old_capacity; ++j) {
+    const uint32_t* src = old.get() + j * stride_;
+    const uint64_t k = KeyAt(src);
+    if (k == kEmpty) continue;
+    size_t i = Home(k);
+    while (KeyAt(slots_.get() + i * stride_) != kEmpty) {
+      if (++i == capacity_) i = 0;
+    }
+    std::memcpy(slots_.get() + i * stride_, src, stride_ * sizeof(uint32_t));
+  }
+}
+
+}  // namespace sparrow::server

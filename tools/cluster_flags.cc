@@ -1,0 +1,30 @@
+#include "tools/cluster_flags.h"
+
+DEFINE_string(scheduler, "127.0.0.1:9090", "HOST:PORT of the scheduler");
+DEFINE_string(bind, "127.0.0.1:0",
+              "HOST:PORT this node listens on (port 0: any free port); use the host's "
+              "address, not 127.0.0.1, when the cluster spans machines");
+DEFINE_int32(servers, 1, "number of servers in the cluster");
+DEFINE_int32(workers, 1, "number of workers in the cluster");
+DEFINE_int32(max_delay, -1,
+             "consistency: 0 = BSP, k > 0 = bounded delay of k minibatches, -1 = asynchronous");
+DEFINE_int32(heartbeat_ms, 1000, "interval between a node's heartbeats to the scheduler");
+DEFINE_int32(heartbeat_timeout_ms, 10000,
+             "a node silent this long is declared dead (and a node whose scheduler is silent "
+             "this long leaves)");
+DEFINE_int32(request_timeout_ms, 60000,
+             "a worker's pull or push fails if its server does not answer within this time");
+
+namespace sparrow::tools {
+
+cluster::NodeOptions NodeOptionsFromFlags(wire::Role role) {
+  cluster::NodeOptions o;
+  o.role = role;
+  o.scheduler = FLAGS_scheduler;
+  o.bind = FLAGS_bind;
+  o.heartbeat_ms = FLAGS_heartbeat_ms;
+  o.scheduler_timeout_ms = FLAGS_heartbeat_timeout_ms;
+  return o;
+}
+
+}  // namespace sparrow::tools

@@ -1,0 +1,42 @@
+// `sparrow scheduler`: the coordinator of a cluster, as its own process.
+#include <glog/logging.h>
+
+#include "cluster/signals.h"
+#include "scheduler/scheduler.h"
+#include "tools/cluster_flags.h"
+#include "tools/cluster_roles.h"
+
+namespace sparrow::tools {
+
+int RunScheduler(const std::vector<std::string>& /*args*/) {
+  scheduler::SchedulerOptions o;
+  o.bind = FLAGS_bind == "127.0.0.1:0" ? FLAGS_scheduler : FLAGS_bind;
+  o.num_servers = FLAGS_servers;
+  o.num_workers = FLAGS_workers;
+  o.max_delay = FLAGS_max_delay;
+  o.heartbeat_timeout_ms = FLAGS_heartbeat_timeout_ms;
+  if (o.num_servers < 1 || o.num_workers < 1) {
+    LOG(ERROR) << "--servers and --workers must be at least 1";
+    return 2;
+  }
+  scheduler::Scheduler s(o);
+  cluster::HandleTerminationSignals([&s](int sig) {
+    s.RequestShutdown(std::string("scheduler got signal ") + std::to_string(sig));
+  });
+  auto ep = s.Bind();
+  if (!ep.ok()) {
+    LOG(ERROR) << ep.status().message();
+    return 1;
+  }
+  LOG(INFO) << "scheduler listening on " << *ep << ", waiting for " << o.num_servers
+            << " server(s) and " << o.num_workers << " worker(s)";
+  Status st = s.Run();
+  if (!st.ok()) {
+    LOG(ERROR) << "cluster failed: " << st.message();
+    return 1;
+  }
+  LOG(INFO) << "cluster finished";
+  return 0;
+}
+
+}  // namespace sparrow::tools

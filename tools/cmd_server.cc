@@ -1,0 +1,34 @@
+// `sparrow server`: holds one key range of every table until the scheduler ends the cluster.
+#include <glog/logging.h>
+
+#include "cluster/signals.h"
+#include "server/server.h"
+#include "tools/cluster_flags.h"
+#include "tools/cluster_roles.h"
+
+namespace sparrow::tools {
+
+int RunServer(const std::vector<std::string>& /*args*/) {
+  cluster::HandleTerminationSignals([](int sig) {
+    LOG(WARNING) << "server got signal " << sig << "; leaving";
+    _exit(1);
+  });
+  cluster::Node node(NodeOptionsFromFlags(wire::SERVER));
+  server::Server srv(&node);
+  srv.Attach();
+  Status st = node.Start([&srv](transport::Message&& m) { srv.Handle(std::move(m)); });
+  if (!st.ok()) {
+    LOG(ERROR) << "server could not join the cluster: " << st.message();
+    return 1;
+  }
+  st = node.WaitForShutdown();
+  node.Stop();
+  if (!st.ok()) {
+    LOG(ERROR) << "server stopping: " << st.message();
+    return 1;
+  }
+  LOG(INFO) << "server " << node.rank() << " shut down";
+  return 0;
+}
+
+}  // namespace sparrow::tools

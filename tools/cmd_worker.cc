@@ -1,0 +1,54 @@
+// `sparrow worker`: joins a cluster and runs a task against its servers.
+#include <glog/logging.h>
+
+#include <cstdio>
+
+#include "bench/kv_bench.h"
+#include "cluster/signals.h"
+#include "tools/cluster_flags.h"
+#include "tools/cluster_roles.h"
+#include "tools/kv_bench_flags.h"
+
+DEFINE_string(task, "kv_bench", "what the worker does: kv_bench (the `bench kv` workload)");
+
+namespace sparrow::tools {
+namespace {
+
+Status RunTask(cluster::Node* node, worker::KVClient* kv) {
+  if (FLAGS_task == "kv_bench") {
+    SPARROW_ASSIGN_OR_RETURN(bench::KvBenchOptions o, KvBenchOptionsFromFlags());
+    SPARROW_ASSIGN_OR_RETURN(bench::KvBenchResult r, bench::RunKvBenchWorker(node, kv, o));
+    std::printf("%s\n", r.ToLine(node->rank()).c_str());
+    std::fflush(stdout);
+    return Status::Ok();
+  }
+  return InvalidArgument("unknown --task '" + FLAGS_task + "' (known: kv_bench)");
+}
+
+}  // namespace
+
+int RunWorker(const std::vector<std::string>& /*args*/) {
+  cluster::HandleTerminationSignals([](int sig) {
+    LOG(WARNING) << "worker got signal " << sig << "; leaving";
+    _exit(1);
+  });
+  cluster::Node node(NodeOptionsFromFlags(wire::WORKER));
+  worker::KVClientOptions ko;
+  ko.request_timeout_ms = FLAGS_request_timeout_ms;
+  worker::KVClient kv(&node, ko);
+  kv.Attach();
+  Status st = node.Start([&kv](transport::Message&& m) { kv.Handle(std::move(m)); });
+  if (!st.ok()) {
+    LOG(ERROR) << "worker could not join the cluster: " << st.message();
+    return 1;
+  }
+  Status task = RunTask(&node, &kv);
+  if (!task.ok()) LOG(ERROR) << "worker " << node.rank() << ": " << task.message();
+  kv.FinishClock();
+  node.Finish(!task.ok(), task.message());
+  Status down = node.WaitForShutdown();
+  node.Stop();
+  return task.ok() ? 0 : 1;
+}
+
+}  // namespace sparrow::tools

@@ -1,0 +1,87 @@
+// Van: the ZeroMQ transport of one node.
+//
+// A node binds one ROUTER socket and receives everything on it, on one receive thread.
+// It sends to each peer over a DEALER socket connected to that peer's ROUTER. Control and
+// data share the transport; per peer, messages arrive in the order they were sent.
+//
+// Thread safety: Send() and Connect() may be called from any thread (one mutex per peer
+// socket, so sends to different peers do not contend). The handler runs on the receive
+// thread only, one message at a time.
+#pragma once
+
+#include <atomic>
+#include <functional>
+#include <map>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <thread>
+#include <zmq.hpp>
+
+#include "core/status.h"
+#include "transport/message.h"
+
+namespace sparrow::transport {
+
+class Van {
+ public:
+  // Receives each well-formed message (header decoded, version checked). Data frames are
+  // not yet validated: that depends on the receiver's key range.
+  using Handler = std::function<void(Message&&)>;
+  // Called on the receive thread with each message that was rejected (bad header, foreign
+  // version) and why; `header` holds what could be parsed (sender may be -1).
+  using RejectHandler = std::function<void(const wire::Header& header, const Status& why)>;
+
+  Van();
+  ~Van();  // Stop()s.
+  Van(const Van&) = delete;
+  Van& operator=(const Van&) = delete;
+
+  // Binds the ROUTER socket. `address` is "HOST:PORT" or "tcp://HOST:PORT"; port 0 picks a
+  // free port. Returns the bound endpoint ("tcp://127.0.0.1:40123").
+  Result<std::string> Bind(const std::string& address);
+
+  // Starts the receive thread. Requires a successful Bind().
+  void Start(Handler handler, RejectHandler reject = nullptr);
+
+  // Connects a DEALER to `address` under the name `peer` (a node id). Reconnecting an
+  // existing peer to the same address is a no-op; to another address replaces the socket.
+  Status Connect(int peer, const std::string& address);
+  bool Connected(int peer) const;
+
+  // Sends `msg` to `peer` (header frame then data frames). Frames are moved out of `msg`.
+  // Fails with Unavailable if the peer is unknown or the socket refuses.
+  Status Send(int peer, Message& msg);
+
+  // Stops the receive thread and closes every socket, giving pending sends `linger_ms` to
+  // leave. Idempotent. Must not be called from the handler.
+  void Stop(int linger_ms = 500);
+
+  const std::string& endpoint() const { return endpoint_; }
+
+ private:
+  struct Peer {
+    std::mutex mu;
+    std::string address;
+    zmq::socket_t socket;
+  };
+
+  void ReceiveLoop();
+  bool ReceiveOne(Message* msg, zmq::message_t* identity);
+
+  zmq::context_t context_;
+  zmq::socket_t router_;
+  std::string endpoint_;
+  Handler handler_;
+  RejectHandler reject_;
+  std::thread receiver_;
+  std::atomic<bool> stop_{false};
+
+  mutable std::mutex peers_mu_;  // guards the map, not the sockets
+  std::map<int, std::shared_ptr<Peer>> peers_;
+};
+
+// "127.0.0.1:5000" -> "tcp://127.0.0.1:5000"; already-prefixed addresses pass through.
+std::string TcpEndpoint(const std::string& address);
+
+}  // namespace sparrow::transport

@@ -1,0 +1,114 @@
+// KVClient: a worker's view of the parameter servers.
+//
+// Pull(keys) and Push(keys, grads) take keys sorted and unique, slice them by the servers'
+// key ranges (one binary search per server), and send every slice without copying: the
+// frames reference the caller's buffers, kept alive by shared_ptr until ZeroMQ has sent
+// them. Any number of requests may be in flight. Each returns a ticket; Wait(ticket)
+// blocks until every server answered and returns OK or the first error. A server that the
+// scheduler declares dead, or that does not answer within the timeout, fails its pending
+// requests with an error naming it.
+//
+// The consistency clock: Tick() ends a minibatch (CLOCK to every server); pulls carry the
+// current clock, so servers hold a pull that runs too far ahead of the slowest worker.
+//
+// Thread safety: every method may be called from any thread. Callbacks run on the node's
+// receive thread (or on the timeout thread when failing): keep them short.
+#pragma once
+
+#include <atomic>
+#include <condition_variable>
+#include <cstdint>
+#include <functional>
+#include <map>
+#include <memory>
+#include <mutex>
+#include <thread>
+#include <vector>
+
+#include "cluster/node.h"
+
+namespace sparrow::worker {
+
+using Keys = std::shared_ptr<const std::vector<uint64_t>>;
+using Values = std::shared_ptr<const std::vector<float>>;
+using Ticket = uint64_t;
+using Callback = std::function<void(const Status&)>;
+
+struct KVClientOptions {
+  int request_timeout_ms = 60000;  // a server silent this long fails the request
+};
+
+class KVClient {
+ public:
+  // `node` must outlive the client; call Attach() before node->Start().
+  KVClient(cluster::Node* node, KVClientOptions options = {});
+  ~KVClient();
+  void Attach();
+  // Replies from servers (the node's handler).
+  void Handle(transport::Message&& msg);
+
+  // Creates `spec` on every server (idempotent for the same spec) and waits.
+  Status CreateTable(const wire::TableSpec& spec);
+
+  // Reads `keys`' weights into out[0 .. keys->size() * width). `out` must stay valid, and
+  // untouched by the caller, until the ticket completes. `width` must match the table.
+  Ticket Pull(uint32_t table, Keys keys, uint32_t width, float* out, Callback cb = nullptr);
+  // Sends gradients: grads->size() == keys->size() * width.
+  Ticket Push(uint32_t table, Keys keys, Values grads, uint32_t width, Callback cb = nullptr);
+  // Blocks until the ticket completes; returns its status. Each ticket may be waited once.
+  Status Wait(Ticket t);
+
+  // Ends minibatch `clock()`: sends CLOCK(clock()+1) to every server, then advances.
+  void Tick();
+  // This worker is done: servers stop waiting for it.
+  void FinishClock();
+  int64_t clock() const { return clock_.load(); }
+
+  // Table sizes summed over servers, by table id.
+  Result<std::vector<wire::TableStats>> Stats();
+
+ private:
+  struct Group {  // one user request, split over servers
+    int remaining = 0;
+    Status status;
+    bool done = false;
+    Callback cb;
+  };
+  struct Part {  // one server's slice of a group
+    Ticket group;
+    int server_id;
+    size_t offset;  // first key of the slice within the group's keys
+    size_t count;
+    uint32_t width;
+    float* out;  // pull only
+    int64_t deadline_ms;
+    wire::Control* reply_control = nullptr;  // for STATS / control replies
+  };
+
+  Ticket NewGroup(int parts, Callback cb);
+  void SendParts(wire::Command cmd, uint32_t table, const Keys& keys, const Values* vals,
+                 uint32_t width, float* out, Ticket group);
+  void OnDead(const std::vector<int>& dead, const std::string& why);
+  void CompletePart(uint64_t request_id, const Status& st);
+  void FailPartLocked(uint64_t request_id, const Status& st, std::vector<Callback>* cbs);
+  void TimeoutLoop();
+  std::string ServerName(int id) const;
+  Status ControlToAllServers(wire::Command cmd, wire::Control control,
+                             std::vector<wire::Control>* replies);
+
+  cluster::Node* node_;
+  KVClientOptions options_;
+  std::atomic<int64_t> clock_{0};
+
+  std::mutex mu_;
+  std::condition_variable cv_;
+  uint64_t next_group_ = 1;
+  uint64_t next_request_ = 1;
+  std::map<Ticket, Group> groups_;
+  std::map<uint64_t, Part> parts_;  // by request id
+
+  std::thread timeout_thread_;
+  std::atomic<bool> stop_{false};
+};
+
+}  // namespace sparrow::worker
