@@ -2,6 +2,11 @@
 
 namespace sparrow::tools {
 
-std::vector<Command> DataCommands() { return {}; }
+// Each defined in its own tools/cmd_<name>.cc.
+Command BenchParseCommand();
+
+std::vector<Command> DataCommands() {
+  return {BenchParseCommand()};
+}
 
 }  // namespace sparrow::tools

@@ -1,0 +1,74 @@
+// Helpers for the data tests: the shared real data sets, temporary files, whole reads.
+#pragma once
+
+#include <gtest/gtest.h>
+#include <unistd.h>
+
+#include <cstdio>
+#include <filesystem>
+#include <fstream>
+#include <string>
+#include <vector>
+
+#include "data/batch.h"
+#include "data/feature_spec.h"
+#include "data/text_reader.h"
+
+namespace sparrow::data::testing {
+
+// Path of a file under ../shared/data, or "" if it is absent.
+inline std::string SharedFile(const std::string& rel) {
+  std::string p = std::string(SPARROW_SHARED_DATA) + "/" + rel;
+  return std::filesystem::exists(p) ? p : std::string();
+}
+
+#define SPARROW_REQUIRE_SHARED(var, rel)                             \
+  const std::string var = ::sparrow::data::testing::SharedFile(rel); \
+  if (var.empty()) GTEST_SKIP() << "shared data " << rel << " absent under " SPARROW_SHARED_DATA
+
+// A fresh directory for one test, removed at its end.
+class TempDir {
+ public:
+  TempDir() {
+    std::string tmpl = (std::filesystem::temp_directory_path() / "sparrow_data_XXXXXX").string();
+    path_ = mkdtemp(tmpl.data());
+  }
+  ~TempDir() { std::filesystem::remove_all(path_); }
+  std::string File(const std::string& name) const { return path_ + "/" + name; }
+  std::string Write(const std::string& name, const std::string& text) const {
+    std::ofstream(File(name), std::ios::binary) << text;
+    return File(name);
+  }
+
+ private:
+  std::string path_;
+};
+
+// Reads everything into one batch.
+inline Status ReadAll(const DataSpec& data, const FeatureSpec& features,
+                      const std::vector<std::string>& files, ReadOptions options, Batch* out,
+                      ReadStats* stats = nullptr) {
+  out->Clear();
+  out->has_fields = features.format() != LIBSVM;
+  return ReadText(
+      data, features, files, options,
+      [out](const Batch& b) {
+        out->AppendRows(b, 0, b.rows());
+        return Status::Ok();
+      },
+      stats);
+}
+
+inline DataSpec SpecOf(const std::string& text) {
+  Result<DataSpec> spec = ParseDataSpec(text, "test.spec");
+  EXPECT_TRUE(spec.ok()) << spec.status().ToString();
+  return spec.ok() ? *spec : DataSpec();
+}
+
+inline FeatureSpec Resolve(const DataSpec& data) {
+  Result<FeatureSpec> fs = ResolveFeatureSpec(data);
+  EXPECT_TRUE(fs.ok()) << fs.status().ToString();
+  return fs.ok() ? *fs : FeatureSpec();
+}
+
+}  // namespace sparrow::data::testing
