@@ -12,6 +12,7 @@
 #include "core/hash.h"
 #include "data/bins.h"
 #include "data/byte_stream.h"
+#include "data/csv_parser.h"
 #include "data/parser_factory.h"
 
 namespace sparrow::data {
@@ -240,6 +241,9 @@ Result<FeatureSpec> ResolveFeatureSpec(const DataSpec& data) {
   SPARROW_RETURN_IF_ERROR(ResolveColumns(data, header, first, cs));
   SPARROW_RETURN_IF_ERROR(LearnBins(data, &fs));
   fs.set_num_fields(NumFields(*cs));
+  // Compile it once here so a spec error shows now, not when the first worker reads.
+  Result<std::unique_ptr<CsvParser>> check = CsvParser::Create(fs, header, data.split(), 1);
+  if (!check.ok()) return check.status().WithContext(first);
   return fs;
 }
 
