@@ -23,7 +23,7 @@ Status LocalCluster::Start() {
   scheduler::SchedulerOptions so;
   so.bind = "127.0.0.1:0";
   so.num_servers = options_.servers;
-  so.num_workers = options_.workers;
+  so.num_workers = options_.workers + options_.external_workers;
   so.max_delay = options_.max_delay;
   so.heartbeat_timeout_ms = options_.heartbeat_timeout_ms;
   so.register_timeout_ms = 60000;

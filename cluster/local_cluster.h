@@ -25,7 +25,9 @@ namespace sparrow::cluster {
 struct LocalClusterOptions {
   std::string binary;  // path of `sparrow`
   int servers = 1;
-  int workers = 1;
+  int workers = 1;           // worker processes to start
+  int external_workers = 0;  // further workers the scheduler waits for, started elsewhere
+                             // (tests run them in-process)
   int max_delay = -1;
   int heartbeat_ms = 500;
   int heartbeat_timeout_ms = 10000;

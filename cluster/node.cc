@@ -33,7 +33,18 @@ Status Node::SendToScheduler(wire::Command cmd, wire::Control* control, uint64_t
 Status Node::Start(Handler handler) {
   handler_ = std::move(handler);
   SPARROW_ASSIGN_OR_RETURN(std::string endpoint, van_.Bind(options_.bind));
-  van_.Start([this](transport::Message&& m) { OnMessage(std::move(m)); });
+  van_.Start([this](transport::Message&& m) { OnMessage(std::move(m)); },
+             [this](const wire::Header& h, const Status& why) {
+               // A known peer that sent something unreadable hears why.
+               if (!van_.Connected(h.sender())) return;
+               transport::Message r;
+               r.header.set_command(wire::ERROR);
+               r.header.set_sender(id_);
+               r.header.set_receiver(h.sender());
+               r.header.set_request_id(h.request_id());
+               r.header.set_error(why.message());
+               (void)van_.Send(h.sender(), r);
+             });
   SPARROW_RETURN_IF_ERROR(van_.Connect(kSchedulerId, options_.scheduler));
 
   wire::Control reg;
@@ -61,6 +72,9 @@ Status Node::Start(Handler handler) {
   for (const auto& p : peers) SPARROW_RETURN_IF_ERROR(van_.Connect(p.id(), p.address()));
   last_scheduler_contact_ms_ = NowMs();
   heartbeat_ = std::thread([this] { HeartbeatLoop(); });
+  // Nobody sends a request before every node has connected to its peers: a server that
+  // got a request before the node table would not know whom to answer.
+  SPARROW_RETURN_IF_ERROR(Barrier(wire::ROLE_UNSPECIFIED));
   LOG(INFO) << wire::Role_Name(options_.role) << " rank " << rank_ << " is node " << id_ << " at "
             << endpoint;
   return Status::Ok();

@@ -23,7 +23,10 @@ int RunServer(const std::vector<std::string>& /*args*/) {
   }
   st = node.WaitForShutdown();
   node.Stop();
-  if (!st.ok()) {
+  if (st.code() == Code::kAborted) {
+    // An orderly shutdown of a failed cluster: the scheduler reports the failure.
+    LOG(WARNING) << "server stopping: " << st.message();
+  } else if (!st.ok()) {
     LOG(ERROR) << "server stopping: " << st.message();
     return 1;
   }

@@ -1,0 +1,150 @@
+// A real server process gets malformed requests: each one is answered with an ERROR that
+// names the reason, and the server keeps serving good requests afterwards.
+#include <condition_variable>
+#include <deque>
+#include <mutex>
+
+#include "tests/cluster/test_cluster.h"
+
+namespace sparrow::testing {
+namespace {
+
+using transport::Message;
+
+// A worker node that records every reply, so the test can send anything and look at it.
+class RawPeer {
+ public:
+  explicit RawPeer(const std::string& scheduler) : node_(TestWorker::Options(scheduler)) {}
+  Status Start() {
+    return node_.Start([this](Message&& m) {
+      std::lock_guard<std::mutex> lock(mu_);
+      replies_.push_back(std::move(m));
+      cv_.notify_all();
+    });
+  }
+  // Sends `m` to server rank `rank` and returns the reply to it.
+  Message Exchange(int rank, Message m) {
+    const int to = node_.table().servers[rank].id();
+    m.header.set_sender(node_.id());
+    m.header.set_receiver(to);
+    m.header.set_request_id(++rid_);
+    EXPECT_TRUE(node_.van().Send(to, m).ok());
+    return WaitReply(rid_);
+  }
+  Message WaitReply(uint64_t rid) {
+    std::unique_lock<std::mutex> lock(mu_);
+    EXPECT_TRUE(cv_.wait_for(lock, std::chrono::seconds(10),
+                             [&] {
+                               for (auto& r : replies_) {
+                                 if (r.header.request_id() == rid) return true;
+                               }
+                               return false;
+                             }))
+        << "no reply to request " << rid;
+    for (auto it = replies_.begin(); it != replies_.end(); ++it) {
+      if (it->header.request_id() == rid) {
+        Message m = std::move(*it);
+        replies_.erase(it);
+        return m;
+      }
+    }
+    return Message();
+  }
+  cluster::Node& node() { return node_; }
+  uint64_t NextId() { return ++rid_; }
+
+ private:
+  cluster::Node node_;
+  std::mutex mu_;
+  std::condition_variable cv_;
+  std::deque<Message> replies_;
+  uint64_t rid_ = 0;
+};
+
+Message DataMsg(wire::Command cmd, uint32_t table, const std::vector<uint64_t>& keys,
+                const std::vector<float>& vals, uint32_t width) {
+  Message m;
+  m.header.set_command(cmd);
+  m.header.set_table(table);
+  m.header.set_num_keys(keys.size());
+  m.header.set_value_width(width);
+  m.frames.push_back(transport::CopyFrame(keys.data(), keys.size() * 8));
+  if (!vals.empty()) m.frames.push_back(transport::CopyFrame(vals.data(), vals.size() * 4));
+  return m;
+}
+
+void ExpectError(const Message& reply, const std::string& reason) {
+  EXPECT_EQ(reply.header.command(), wire::ERROR);
+  EXPECT_NE(reply.header.error().find(reason), std::string::npos)
+      << "error was: " << reply.header.error();
+}
+
+TEST(BadRequestTest, ServerRejectsWithReasonAndKeepsServing) {
+  cluster::LocalCluster lc(ClusterOptions(/*servers=*/2, /*external_workers=*/1));
+  ASSERT_TRUE(lc.Start().ok());
+  RawPeer p(lc.scheduler_endpoint());
+  ASSERT_TRUE(p.Start().ok());
+  Message create;
+  create.header.set_command(wire::CREATE_TABLE);
+  *create.header.mutable_control()->mutable_table() = SgdTable(1, 2);
+  ASSERT_EQ(p.Exchange(0, std::move(create)).header.command(), wire::ACK);
+  const uint64_t in_range = p.node().table().servers[0].key_end() - 10;
+  const uint64_t other_range = p.node().table().servers[1].key_begin() + 10;
+
+  // Keys frame shorter than the header says.
+  Message m = DataMsg(wire::PULL, 1, {1, 2, 3}, {}, 2);
+  m.header.set_num_keys(4);
+  ExpectError(p.Exchange(0, std::move(m)), "keys frame has 24 bytes; header says 4 keys");
+  // Values frame of the wrong length.
+  ExpectError(p.Exchange(0, DataMsg(wire::PUSH, 1, {1, 2}, {1, 2, 3}, 2)),
+              "values frame has 12 bytes; expected 16");
+  // Unsorted, duplicate, and out-of-range keys.
+  ExpectError(p.Exchange(0, DataMsg(wire::PULL, 1, {5, 3}, {}, 2)), "not sorted and unique");
+  ExpectError(p.Exchange(0, DataMsg(wire::PULL, 1, {5, 5}, {}, 2)), "not sorted and unique");
+  ExpectError(p.Exchange(0, DataMsg(wire::PULL, 1, {other_range}, {}, 2)),
+              "outside this server's range");
+  // Unknown table, wrong width.
+  ExpectError(p.Exchange(0, DataMsg(wire::PULL, 9, {1}, {}, 2)), "no table 9");
+  ExpectError(p.Exchange(0, DataMsg(wire::PUSH, 1, {1}, {1, 2, 3}, 3)), "width 3");
+  // Missing values frame.
+  Message nov = DataMsg(wire::PUSH, 1, {1}, {}, 2);
+  ExpectError(p.Exchange(0, std::move(nov)), "needs 2 data frame(s), got 1");
+
+  // A peer speaking another wire version: send raw bytes over our own socket.
+  {
+    wire::Header h;
+    h.set_version(transport::kWireVersion + 7);
+    h.set_sender(p.node().id());
+    h.set_command(wire::PULL);
+    const uint64_t rid = p.NextId();
+    h.set_request_id(rid);
+    zmq::context_t ctx(1);
+    zmq::socket_t s(ctx, zmq::socket_type::dealer);
+    s.set(zmq::sockopt::linger, 1000);
+    s.connect(p.node().table().servers[0].address());
+    const std::string bytes = h.SerializeAsString();
+    s.send(zmq::buffer(bytes), zmq::send_flags::none);
+    ExpectError(p.WaitReply(rid),
+                "peer speaks wire version " + std::to_string(transport::kWireVersion + 7));
+  }
+
+  // After all that the server still serves: push then pull gives -grad exactly (SGD, lr 1).
+  ASSERT_EQ(p.Exchange(0, DataMsg(wire::PUSH, 1, {7, in_range}, {1, 2, 3, 4}, 2)).header.command(),
+            wire::ACK);
+  Message reply = p.Exchange(0, DataMsg(wire::PULL, 1, {7, in_range}, {}, 2));
+  ASSERT_EQ(reply.header.command(), wire::PULL_REPLY);
+  reply.AlignFrames();
+  ASSERT_TRUE(transport::ValidateDataFrames(reply, 0, ~0ull).ok());
+  std::vector<float> got(reply.values().begin(), reply.values().end());
+  EXPECT_EQ(got, (std::vector<float>{-1, -2, -3, -4}));
+
+  p.node().Finish(false, "");
+  EXPECT_TRUE(p.node().WaitForShutdown().ok());
+  p.node().Stop();
+  auto r = lc.Wait();
+  EXPECT_TRUE(r.status.ok()) << r.status.ToString();
+  for (int e : r.server_exits) EXPECT_EQ(e, 0);
+}
+
+}  // namespace
+}  // namespace sparrow::testing

@@ -1,0 +1,226 @@
+// Multi-process tests: real scheduler, server and worker processes on 127.0.0.1.
+#include <signal.h>
+
+#include <atomic>
+#include <chrono>
+#include <fstream>
+#include <random>
+#include <thread>
+
+#include "tests/cluster/test_cluster.h"
+
+namespace sparrow::testing {
+namespace {
+
+using Clock = std::chrono::steady_clock;
+using worker::Keys;
+
+std::shared_ptr<std::vector<uint64_t>> SpreadKeys(size_t n, uint64_t seed) {
+  std::mt19937_64 rng(seed);
+  auto k = std::make_shared<std::vector<uint64_t>>();
+  for (size_t i = 0; i < n; ++i) k->push_back(rng());
+  std::sort(k->begin(), k->end());
+  k->erase(std::unique(k->begin(), k->end()), k->end());
+  return k;
+}
+
+TEST(ClusterTest, TwoServersTwoWorkersPushAndPullExactly) {
+  cluster::LocalCluster lc(ClusterOptions(/*servers=*/2, /*external_workers=*/2));
+  ASSERT_TRUE(lc.Start().ok());
+  const uint32_t width = 3;
+  const int rounds = 5;
+  auto keys = SpreadKeys(20000, 1);
+  std::atomic<int> failures{0};
+  auto run = [&](int) {
+    TestWorker w(lc.scheduler_endpoint());
+    ASSERT_TRUE(w.Start().ok());
+    const int rank = w.node.rank();
+    ASSERT_TRUE(w.kv.CreateTable(SgdTable(7, width)).ok());
+    for (int r = 0; r < rounds; ++r) {
+      auto g = std::make_shared<std::vector<float>>(keys->size() * width);
+      for (size_t i = 0; i < g->size(); ++i) g->at(i) = float((rank + 1) * int(i % 5) - 2 + r);
+      // Keep several pushes in flight at once.
+      (void)w.kv.Push(7, keys, g, width);
+    }
+    ASSERT_TRUE(w.node.Barrier(wire::WORKER).ok());  // pushes of both workers are sent...
+    std::vector<float> out(keys->size() * width);
+    ASSERT_TRUE(w.kv.Wait(w.kv.Pull(7, keys, width, out.data())).ok());
+    ASSERT_TRUE(w.node.Barrier(wire::WORKER).ok());
+    // ...but only the worker's own are ordered before its pull; pull again after both
+    // have seen their own pushes applied.
+    ASSERT_TRUE(w.kv.Wait(w.kv.Pull(7, keys, width, out.data())).ok());
+    for (size_t i = 0; i < out.size(); ++i) {
+      float want = 0;  // SGD with lr 1: w = -sum of gradients
+      for (int rk = 0; rk < 2; ++rk)
+        for (int r = 0; r < rounds; ++r) want -= float((rk + 1) * int(i % 5) - 2 + r);
+      if (out[i] != want) {
+        ++failures;
+        ADD_FAILURE() << "key index " << i << ": " << out[i] << " != " << want;
+        break;
+      }
+    }
+    auto stats = w.kv.Stats();
+    ASSERT_TRUE(stats.ok());
+    EXPECT_EQ(stats->at(0).keys(), keys->size());
+    EXPECT_TRUE(w.Finish().ok());
+  };
+  std::thread a(run, 0), b(run, 1);
+  a.join();
+  b.join();
+  EXPECT_EQ(failures.load(), 0);
+  auto r = lc.Wait();
+  EXPECT_TRUE(r.status.ok()) << r.status.ToString();
+  for (int e : r.server_exits) EXPECT_EQ(e, 0);
+}
+
+// One fast and one slow worker take `steps` minibatches: pull at clock c, push -1 to one
+// key, tick. A pull at clock c sees the fast worker's own c pushes plus the slow worker's;
+// `lag` is how many minibatches the slow worker was behind at that moment.
+struct LagReport {
+  int max_lag = 0;
+  int violations = 0;
+};
+
+LagReport RunClockedSteps(int max_delay, int steps) {
+  cluster::LocalCluster lc(ClusterOptions(2, 2, max_delay));
+  EXPECT_TRUE(lc.Start().ok());
+  LagReport report;
+  auto key = std::make_shared<std::vector<uint64_t>>(std::vector<uint64_t>{12345});
+  auto grad = std::make_shared<std::vector<float>>(std::vector<float>{-1.0f});
+  auto run = [&](bool fast) {
+    TestWorker w(lc.scheduler_endpoint());
+    ASSERT_TRUE(w.Start().ok());
+    ASSERT_TRUE(w.kv.CreateTable(SgdTable(1, 1)).ok());
+    ASSERT_TRUE(w.node.Barrier(wire::WORKER).ok());
+    for (int c = 0; c < steps; ++c) {
+      float v = 0;
+      ASSERT_TRUE(w.kv.Wait(w.kv.Pull(1, key, 1, &v)).ok());
+      if (fast) {
+        const int slow_done = static_cast<int>(v) - c;
+        const int lag = c - slow_done;
+        report.max_lag = std::max(report.max_lag, lag);
+        if (max_delay >= 0 && lag > max_delay) ++report.violations;
+      } else {
+        std::this_thread::sleep_for(std::chrono::milliseconds(30));
+      }
+      ASSERT_TRUE(w.kv.Wait(w.kv.Push(1, key, grad, 1)).ok());
+      w.kv.Tick();
+    }
+    EXPECT_TRUE(w.Finish().ok());
+  };
+  // Ranks follow registration order; run the slow worker as whichever thread gets rank 1.
+  std::thread a(run, true), b(run, false);
+  a.join();
+  b.join();
+  auto r = lc.Wait();
+  EXPECT_TRUE(r.status.ok()) << r.status.ToString();
+  return report;
+}
+
+TEST(ClusterTest, BspPullSeesEveryWorkersPreviousMinibatch) {
+  LagReport r = RunClockedSteps(/*max_delay=*/0, 15);
+  EXPECT_EQ(r.violations, 0);
+  EXPECT_EQ(r.max_lag, 0);
+}
+
+TEST(ClusterTest, BoundedDelayLetsFastWorkerRunAheadByAtMostK) {
+  LagReport r = RunClockedSteps(/*max_delay=*/2, 15);
+  EXPECT_EQ(r.violations, 0);
+  EXPECT_EQ(r.max_lag, 2);  // the fast worker does run ahead, up to the bound
+}
+
+TEST(ClusterTest, AsynchronousNeverWaits) {
+  LagReport r = RunClockedSteps(/*max_delay=*/-1, 15);
+  EXPECT_GE(r.max_lag, 8);  // the slow worker sleeps; the fast one does not wait for it
+}
+
+TEST(ClusterTest, KilledWorkerIsDeclaredDeadAndTheRestShutDown) {
+  auto o = ClusterOptions(1, 1, /*max_delay=*/0);
+  o.workers = 1;  // plus one real worker process, running the long kv benchmark
+  o.worker_args = {"--task=kv_bench", "--keys=1000", "--seconds=600"};
+  cluster::LocalCluster lc(o);
+  ASSERT_TRUE(lc.Start().ok());
+  TestWorker w(lc.scheduler_endpoint());
+  ASSERT_TRUE(w.Start().ok());
+  ASSERT_TRUE(w.kv.CreateTable(SgdTable(3, 1)).ok());
+  lc.worker(0).Signal(SIGKILL);
+  const auto killed = Clock::now();
+  // BSP: our pull at clock 1 waits for the dead worker until the scheduler gives up on it.
+  auto key = std::make_shared<std::vector<uint64_t>>(std::vector<uint64_t>{1});
+  auto grad = std::make_shared<std::vector<float>>(std::vector<float>{1.0f});
+  for (int c = 0; c < 3; ++c) {
+    float v;
+    ASSERT_TRUE(w.kv.Wait(w.kv.Pull(3, key, 1, &v)).ok());
+    ASSERT_TRUE(w.kv.Wait(w.kv.Push(3, key, grad, 1)).ok());
+    w.kv.Tick();
+  }
+  const double waited = std::chrono::duration<double>(Clock::now() - killed).count();
+  EXPECT_LT(waited, 3.0 + 2.0);  // heartbeat timeout plus scheduling slack
+  Status down = w.Finish();
+  auto r = lc.Wait();
+  EXPECT_FALSE(r.status.ok());
+  EXPECT_NE(r.status.message().find("declared dead"), std::string::npos) << r.status.message();
+  EXPECT_EQ(r.worker_exits[0], -SIGKILL);
+  for (int e : r.server_exits) EXPECT_EQ(e, 0);  // an orderly exit; the scheduler reports
+}
+
+// SIGSTOP is asynchronous: wait until the kernel reports the process stopped.
+void WaitStopped(pid_t pid) {
+  for (int i = 0; i < 500; ++i) {
+    std::ifstream stat("/proc/" + std::to_string(pid) + "/stat");
+    std::string pid_s, comm, state;
+    stat >> pid_s >> comm >> state;
+    if (state == "T" || state == "t") return;
+    std::this_thread::sleep_for(std::chrono::milliseconds(2));
+  }
+  ADD_FAILURE() << "process " << pid << " did not stop";
+}
+
+TEST(ClusterTest, SilentServerTimesOutWithItsName) {
+  cluster::LocalCluster lc(ClusterOptions(1, 1));
+  ASSERT_TRUE(lc.Start().ok());
+  TestWorker w(lc.scheduler_endpoint(), /*request_timeout_ms=*/500);
+  ASSERT_TRUE(w.Start().ok());
+  ASSERT_TRUE(w.kv.CreateTable(SgdTable(1, 1)).ok());
+  lc.server(0).Signal(SIGSTOP);
+  WaitStopped(lc.server(0).pid());
+  auto key = std::make_shared<std::vector<uint64_t>>(std::vector<uint64_t>{9});
+  float v;
+  Status st = w.kv.Wait(w.kv.Pull(1, key, 1, &v));
+  lc.server(0).Signal(SIGCONT);
+  EXPECT_EQ(st.code(), Code::kDeadlineExceeded);
+  EXPECT_NE(st.message().find("no reply from server 0 (node 1 at tcp://127.0.0.1:"),
+            std::string::npos)
+      << st.message();
+  EXPECT_TRUE(w.Finish().ok());
+  EXPECT_TRUE(lc.Wait().status.ok());
+}
+
+TEST(ClusterTest, DeadServerFailsPendingRequestsAndEndsTheCluster) {
+  cluster::LocalCluster lc(ClusterOptions(2, 1));
+  ASSERT_TRUE(lc.Start().ok());
+  TestWorker w(lc.scheduler_endpoint());
+  ASSERT_TRUE(w.Start().ok());
+  ASSERT_TRUE(w.kv.CreateTable(SgdTable(1, 1)).ok());
+  lc.server(1).Signal(SIGKILL);
+  int rank = -1;  // ranks follow registration order, not start order
+  for (const auto& s : w.node.table().servers) {
+    if (s.pid() == lc.server(1).pid()) rank = s.rank();
+  }
+  ASSERT_GE(rank, 0);
+  auto keys = SpreadKeys(100, 5);
+  std::vector<float> out(keys->size());
+  Status st = w.kv.Wait(w.kv.Pull(1, keys, 1, out.data()));
+  EXPECT_EQ(st.code(), Code::kUnavailable) << st.ToString();
+  EXPECT_NE(st.message().find("server " + std::to_string(rank)), std::string::npos) << st.message();
+  EXPECT_NE(st.message().find("declared dead"), std::string::npos) << st.message();
+  EXPECT_FALSE(w.node.WaitForShutdown().ok());
+  w.node.Stop();
+  auto r = lc.Wait();
+  EXPECT_FALSE(r.status.ok());
+  EXPECT_NE(r.status.message().find("SERVER " + std::to_string(rank)), std::string::npos)
+      << r.status.message();
+}
+
+}  // namespace
+}  // namespace sparrow::testing

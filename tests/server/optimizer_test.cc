@@ -1,0 +1,150 @@
+// Each optimizer against updates computed by hand (double precision, then compared).
+#include <gtest/gtest.h>
+
+#include <cmath>
+
+#include "server/table.h"
+
+namespace sparrow::server {
+namespace {
+
+std::unique_ptr<Table> Make(wire::OptimizerKind kind, uint32_t width,
+                            void (*tweak)(wire::TableSpec*) = nullptr) {
+  wire::TableSpec spec;
+  spec.set_width(width);
+  spec.set_optimizer(kind);
+  if (tweak) tweak(&spec);
+  auto t = Table::Create(spec, 0);
+  EXPECT_TRUE(t.ok()) << t.status().ToString();
+  return std::move(t).value();
+}
+
+float PullOne(const Table& t, uint64_t key, int col = 0) {
+  std::vector<float> out(t.width());
+  t.Pull(&key, 1, out.data());
+  return out[col];
+}
+
+TEST(OptimizerTest, SgdIsExactForIntegers) {
+  auto t = Make(wire::SGD, 2, [](wire::TableSpec* s) { s->set_learning_rate(1.0f); });
+  const uint64_t k = 42;
+  float g1[] = {3, -2}, g2[] = {5, 7};
+  t->Push(&k, g1, 1);
+  t->Push(&k, g2, 1);
+  EXPECT_EQ(PullOne(*t, k, 0), -8.0f);
+  EXPECT_EQ(PullOne(*t, k, 1), -5.0f);
+}
+
+TEST(OptimizerTest, AdaGradMatchesHand) {
+  auto t = Make(wire::ADAGRAD, 1, [](wire::TableSpec* s) {
+    s->set_learning_rate(0.1f);
+    s->set_epsilon(1e-6f);
+  });
+  const uint64_t k = 1;
+  double w = 0, g2 = 0;
+  for (float g : {0.5f, -1.0f, 2.0f}) {
+    t->Push(&k, &g, 1);
+    g2 += g * g;
+    w -= 0.1 * g / (std::sqrt(g2) + 1e-6);
+  }
+  EXPECT_NEAR(PullOne(*t, k), w, 1e-6);
+}
+
+TEST(OptimizerTest, FtrlMatchesHand) {
+  const double alpha = 0.1, beta = 1.0, l1 = 0.2, l2 = 0.5;
+  auto t = Make(wire::FTRL, 1, [](wire::TableSpec* s) {
+    s->set_alpha(0.1f);
+    s->set_beta(1.0f);
+    s->set_l1(0.2f);
+    s->set_l2(0.5f);
+  });
+  const uint64_t k = 9;
+  double z = 0, n = 0;
+  auto weight = [&] {
+    if (std::fabs(z) <= l1) return 0.0;
+    return -(z - (z < 0 ? -1 : 1) * l1) / ((beta + std::sqrt(n)) / alpha + l2);
+  };
+  for (float g : {0.3f, 0.4f, -0.1f, 0.9f}) {
+    const double w = weight();
+    EXPECT_NEAR(PullOne(*t, k), w, 1e-6);
+    t->Push(&k, &g, 1);
+    const double sigma = (std::sqrt(n + g * g) - std::sqrt(n)) / alpha;
+    z += g - sigma * w;
+    n += g * g;
+  }
+  EXPECT_NEAR(PullOne(*t, k), weight(), 1e-6);
+  EXPECT_NE(weight(), 0.0);  // the sequence crosses the L1 threshold
+}
+
+TEST(OptimizerTest, FtrlL1KeepsSmallWeightsAtZero) {
+  auto t = Make(wire::FTRL, 1, [](wire::TableSpec* s) { s->set_l1(10.0f); });
+  const uint64_t k = 5;
+  float g = 0.5f;
+  t->Push(&k, &g, 1);
+  EXPECT_EQ(PullOne(*t, k), 0.0f);
+}
+
+TEST(OptimizerTest, AdamMatchesHand) {
+  auto t = Make(wire::ADAM, 1, [](wire::TableSpec* s) { s->set_learning_rate(0.01f); });
+  const uint64_t k = 77;
+  double w = 0, m = 0, v = 0;
+  int step = 0;
+  for (float g : {1.0f, -0.5f, 0.25f}) {
+    t->Push(&k, &g, 1);
+    ++step;
+    m = 0.9 * m + 0.1 * g;
+    v = 0.999 * v + 0.001 * g * g;
+    const double mh = m / (1 - std::pow(0.9, step)), vh = v / (1 - std::pow(0.999, step));
+    w -= 0.01 * mh / (std::sqrt(vh) + 1e-8);
+  }
+  EXPECT_NEAR(PullOne(*t, k), w, 1e-6);
+}
+
+TEST(OptimizerTest, InitialisationDependsOnlyOnKeyAndSeed) {
+  auto tweak = [](wire::TableSpec* s) {
+    s->set_init_scale(0.01f);
+    s->set_init_seed(11);
+  };
+  for (auto kind : {wire::SGD, wire::ADAGRAD, wire::FTRL, wire::ADAM}) {
+    auto a = Make(kind, 4, tweak), b = Make(kind, 4, tweak);
+    // Different insertion orders, same initial weights.
+    uint64_t keys[] = {3, 1000, 99999};
+    std::vector<float> zero(4, 0.0f);
+    b->Push(&keys[2], zero.data(), 1);
+    for (uint64_t k : keys) {
+      for (int c = 0; c < 4; ++c) {
+        const float w = PullOne(*a, k, c);
+        EXPECT_EQ(w, PullOne(*b, k, c)) << wire::OptimizerKind_Name(kind);
+        EXPECT_LE(std::fabs(w), 0.01f);
+      }
+    }
+    EXPECT_NE(PullOne(*a, 3, 0), PullOne(*a, 3, 1));
+  }
+}
+
+TEST(OptimizerTest, PullDoesNotGrowTheTable) {
+  auto t = Make(wire::FTRL, 1);
+  std::vector<uint64_t> keys = {1, 2, 3};
+  std::vector<float> out(3);
+  t->Pull(keys.data(), 3, out.data());
+  EXPECT_EQ(t->Stats().keys(), 0u);
+}
+
+TEST(OptimizerTest, RejectsBadSpecs) {
+  wire::TableSpec s;
+  s.set_width(0);
+  s.set_optimizer(wire::SGD);
+  EXPECT_FALSE(Table::Create(s, 0).ok());
+  s.set_width(1);
+  s.set_optimizer(wire::OPTIMIZER_UNSPECIFIED);
+  EXPECT_FALSE(Table::Create(s, 0).ok());
+  s.set_optimizer(wire::ADAM);
+  s.set_beta1(1.5f);
+  EXPECT_FALSE(Table::Create(s, 0).ok());
+  s.set_beta1(0.9f);
+  s.set_learning_rate(-1.0f);
+  EXPECT_FALSE(Table::Create(s, 0).ok());
+}
+
+}  // namespace
+}  // namespace sparrow::server

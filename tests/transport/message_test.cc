@@ -1,0 +1,89 @@
+#include "transport/message.h"
+
+#include <gtest/gtest.h>
+
+namespace sparrow::transport {
+namespace {
+
+Message Data(wire::Command cmd, std::vector<uint64_t> keys, uint32_t width, size_t nvals) {
+  Message m;
+  m.header.set_command(cmd);
+  m.header.set_num_keys(keys.size());
+  m.header.set_value_width(width);
+  m.frames.push_back(CopyFrame(keys.data(), keys.size() * 8));
+  if (cmd == wire::PUSH) {
+    std::vector<float> v(nvals, 1.0f);
+    m.frames.push_back(CopyFrame(v.data(), v.size() * 4));
+  }
+  m.AlignFrames();
+  return m;
+}
+
+TEST(MessageTest, HeaderRoundTrip) {
+  wire::Header h;
+  h.set_command(wire::PULL);
+  h.set_sender(3);
+  h.set_request_id(77);
+  h.set_clock(5);
+  zmq::message_t f = EncodeHeader(h);
+  wire::Header back;
+  ASSERT_TRUE(DecodeHeader(f, &back).ok());
+  EXPECT_EQ(back.version(), kWireVersion);
+  EXPECT_EQ(back.sender(), 3);
+  EXPECT_EQ(back.request_id(), 77u);
+  EXPECT_EQ(back.clock(), 5);
+}
+
+TEST(MessageTest, RejectsForeignVersionAndGarbage) {
+  wire::Header h;
+  h.set_version(kWireVersion + 1);
+  h.set_sender(4);
+  std::string bytes = h.SerializeAsString();
+  zmq::message_t f(bytes.data(), bytes.size());
+  wire::Header back;
+  Status st = DecodeHeader(f, &back);
+  EXPECT_FALSE(st.ok());
+  EXPECT_NE(st.message().find("wire version " + std::to_string(kWireVersion + 1)),
+            std::string::npos);
+  EXPECT_EQ(back.sender(), 4);  // still known, so the peer can be answered
+
+  const char junk[] = "\xff\xff\xff\xff\xff";
+  zmq::message_t g(junk, 5);
+  EXPECT_FALSE(DecodeHeader(g, &back).ok());
+}
+
+TEST(MessageTest, ValidatesDataFrames) {
+  EXPECT_TRUE(ValidateDataFrames(Data(wire::PUSH, {1, 2, 3}, 2, 6), 0, ~0ull).ok());
+  EXPECT_TRUE(ValidateDataFrames(Data(wire::PULL, {1, 5}, 1, 0), 0, ~0ull).ok());
+
+  auto expect = [](const Message& m, uint64_t b, uint64_t e, const std::string& what) {
+    Status st = ValidateDataFrames(m, b, e);
+    EXPECT_FALSE(st.ok()) << what;
+    EXPECT_NE(st.message().find(what), std::string::npos) << st.message();
+  };
+  expect(Data(wire::PUSH, {1, 2, 3}, 2, 5), 0, ~0ull, "values frame has 20 bytes");
+  expect(Data(wire::PULL, {3, 2}, 1, 0), 0, ~0ull, "not sorted and unique");
+  expect(Data(wire::PULL, {2, 2}, 1, 0), 0, ~0ull, "not sorted and unique");
+  expect(Data(wire::PULL, {1, 500}, 1, 0), 0, 100, "outside this server's range");
+  Message m = Data(wire::PULL, {1, 2}, 1, 0);
+  m.header.set_num_keys(3);
+  expect(m, 0, ~0ull, "keys frame has 16 bytes; header says 3 keys");
+  Message p = Data(wire::PUSH, {1, 2}, 1, 2);
+  p.frames.pop_back();
+  expect(p, 0, ~0ull, "needs 2 data frame(s), got 1");
+}
+
+TEST(MessageTest, ZeroCopyFrameKeepsOwnerAlive) {
+  auto buf = std::make_shared<std::vector<uint64_t>>(1000, 7);
+  std::weak_ptr<std::vector<uint64_t>> weak = buf;
+  {
+    zmq::message_t f = ZeroCopyFrame(buf, buf->data(), 8000);
+    buf.reset();
+    EXPECT_FALSE(weak.expired());
+    EXPECT_EQ(static_cast<const uint64_t*>(f.data())[999], 7u);
+  }
+  EXPECT_TRUE(weak.expired());
+}
+
+}  // namespace
+}  // namespace sparrow::transport
