@@ -3,10 +3,9 @@
 namespace sparrow::tools {
 
 // Each defined in its own tools/cmd_<name>.cc.
+Command ConvertCommand();
 Command BenchParseCommand();
 
-std::vector<Command> DataCommands() {
-  return {BenchParseCommand()};
-}
+std::vector<Command> DataCommands() { return {ConvertCommand(), BenchParseCommand()}; }
 
 }  // namespace sparrow::tools
