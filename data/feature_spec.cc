@@ -192,6 +192,11 @@ Result<std::string> ReadFirstLine(const std::string& path) {
 }
 
 Result<FeatureSpec> ResolveFeatureSpec(const DataSpec& data) {
+  return ResolveFeatureSpec(data, nullptr);
+}
+
+Result<FeatureSpec> ResolveFeatureSpec(const DataSpec& data,
+                                       const std::vector<std::string>* known_header) {
   FeatureSpec fs;
   const std::string first = data.train_size() > 0  ? data.train(0)
                             : data.test_size() > 0 ? data.test(0)
@@ -219,7 +224,7 @@ Result<FeatureSpec> ResolveFeatureSpec(const DataSpec& data) {
       return fs;
     case CACHE:
       return InvalidArgument(
-          "format: a CACHE carries its own feature spec; read it with OpenCache");
+          "format: a CACHE carries its own feature spec; read it with ReadCache");
     case CSV:
     case CRITEO:
       break;
@@ -228,16 +233,24 @@ Result<FeatureSpec> ResolveFeatureSpec(const DataSpec& data) {
   }
   ColumnSpec* cs = fs.mutable_columns();
   if (format == CRITEO) {
-    *cs = CriteoColumns(data.has_label());
-    if (data.has_columns()) cs->MergeFrom(data.columns());
+    // The fixed Criteo spec, or the user's own transformation of its positional columns.
+    const ColumnSpec preset = CriteoColumns(data.has_label());
+    *cs = data.has_columns() ? data.columns() : preset;
+    if (cs->names_size() == 0) *cs->mutable_names() = preset.names();
+    if (!cs->has_delimiter()) cs->set_delimiter(preset.delimiter());
   } else {
     if (!data.has_columns())
       return InvalidArgument("columns: a CSV data spec needs a `columns` block");
     *cs = data.columns();
   }
-  if (first.empty()) return InvalidArgument("train: no files to read the header from");
-  uint64_t header_lines;
-  SPARROW_ASSIGN_OR_RETURN(std::vector<std::string> header, ColumnNames(fs, first, &header_lines));
+  std::vector<std::string> header;
+  if (known_header != nullptr) {
+    header = *known_header;
+  } else {
+    if (first.empty()) return InvalidArgument("train: no files to read the header from");
+    uint64_t header_lines;
+    SPARROW_ASSIGN_OR_RETURN(header, ColumnNames(fs, first, &header_lines));
+  }
   SPARROW_RETURN_IF_ERROR(ResolveColumns(data, header, first, cs));
   SPARROW_RETURN_IF_ERROR(LearnBins(data, &fs));
   fs.set_num_fields(NumFields(*cs));

@@ -8,6 +8,7 @@
 #include <cstdint>
 #include <string>
 #include <string_view>
+#include <vector>
 
 #include "core/status.h"
 #include "proto/data.pb.h"
@@ -28,6 +29,10 @@ Format GuessFormat(const std::string& path);
 // ids assigned, quantile bins learned on the training split of data.train(). Criteo gets
 // its fixed column spec. Errors name the spec field and the file.
 Result<FeatureSpec> ResolveFeatureSpec(const DataSpec& data);
+// The same, with the column names given instead of read from the first file (for data
+// that has no file yet, like the synthetic stream). Learning bins still reads data.train().
+Result<FeatureSpec> ResolveFeatureSpec(const DataSpec& data,
+                                       const std::vector<std::string>* header);
 
 // 64-bit identity of a resolved spec (XXH3 of its deterministic serialization). Caches and
 // model files record it; a reader given another spec rejects them.
