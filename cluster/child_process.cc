@@ -117,6 +117,25 @@ std::string ChildProcess::ReadAllStdout() {
   return out;
 }
 
+void ChildProcess::ReadStdoutLines(const std::function<void(const std::string&)>& on_line) {
+  if (stdout_fd_ < 0) return;
+  std::string pending;
+  char buf[4096];
+  for (;;) {
+    const ssize_t n = read(stdout_fd_, buf, sizeof(buf));
+    if (n < 0 && errno == EINTR) continue;
+    if (n <= 0) break;
+    pending.append(buf, static_cast<size_t>(n));
+    size_t start = 0, nl;
+    while ((nl = pending.find('\n', start)) != std::string::npos) {
+      on_line(pending.substr(start, nl - start));
+      start = nl + 1;
+    }
+    pending.erase(0, start);
+  }
+  if (!pending.empty()) on_line(pending);
+}
+
 std::string DescribeExit(int status) {
   if (status >= 0) return "exit " + std::to_string(status);
   return "killed by signal " + std::to_string(-status) + " (" + strsignal(-status) + ")";

@@ -7,6 +7,7 @@
 
 #include <sys/types.h>
 
+#include <functional>
 #include <optional>
 #include <string>
 #include <vector>
@@ -45,6 +46,9 @@ class ChildProcess {
   void Signal(int sig);
   // Reads everything the child writes to stdout until it closes it (capture_stdout).
   std::string ReadAllStdout();
+  // Calls on_line(line) for each line the child writes to stdout (without the newline),
+  // as it arrives, until the child closes stdout (capture_stdout).
+  void ReadStdoutLines(const std::function<void(const std::string&)>& on_line);
 
  private:
   pid_t pid_ = -1;

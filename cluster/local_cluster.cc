@@ -60,7 +60,12 @@ Status LocalCluster::Start() {
   if (options_.capture_worker_stdout) {
     // Drain each pipe as it fills, so a chatty worker never blocks on a full pipe.
     for (int i = 0; i < options_.workers; ++i) {
-      readers_.emplace_back([this, i] { worker_stdout_[i] = workers_[i].ReadAllStdout(); });
+      readers_.emplace_back([this, i] {
+        workers_[i].ReadStdoutLines([&](const std::string& line) {
+          worker_stdout_[i] += line + "\n";
+          if (options_.on_worker_line) options_.on_worker_line(i, line);
+        });
+      });
     }
   }
   return Status::Ok();

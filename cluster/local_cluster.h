@@ -8,6 +8,7 @@
 // Thread safety: one owner thread; RequestShutdown() from any thread (signal handling).
 #pragma once
 
+#include <functional>
 #include <memory>
 #include <string>
 #include <thread>
@@ -35,6 +36,9 @@ struct LocalClusterOptions {
   std::vector<std::string> worker_args;  // extra flags for every worker
   std::string log_dir;  // children's stderr go to LOG_DIR/<role>-<i>.log; "" inherits
   bool capture_worker_stdout = false;
+  // With capture_worker_stdout: called with each line a worker prints, as it prints it,
+  // on a reader thread (one per worker); the line is also kept in worker_stdout.
+  std::function<void(int worker, const std::string& line)> on_worker_line;
 };
 
 struct LocalClusterResult {

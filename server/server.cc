@@ -5,6 +5,8 @@
 #include <algorithm>
 #include <limits>
 
+#include "model_file/model_file.h"
+
 namespace sparrow::server {
 
 using transport::Message;
@@ -74,6 +76,10 @@ void Server::Handle(Message&& msg) {
     case wire::STATS:
       Stats(msg);
       return;
+    case wire::SAVE:
+      st = Save(msg);
+      if (st.ok()) ReplyAck(h);
+      break;
     default:
       st = InvalidArgument(std::string("a server does not handle ") +
                            transport::CommandName(h.command()));
@@ -197,6 +203,49 @@ void Server::Stats(const Message& msg) {
   wire::Control c;
   for (const auto& [id, t] : tables_) *c.add_stats() = t->Stats();
   ReplyAck(msg.header, &c);
+}
+
+}  // namespace sparrow::server
+
+namespace sparrow::server {
+
+Status Server::Save(const Message& msg) {
+  const std::string path = msg.header.control().path() + ".part-" + std::to_string(node_->rank());
+  // Rows sorted by key, all-zero rows left out: the part is a model file of this range.
+  model::ModelHeader header;
+  std::vector<std::vector<uint64_t>> keys(tables_.size());
+  std::vector<std::vector<float>> weights(tables_.size());
+  size_t t = 0;
+  for (const auto& [id, table] : tables_) {
+    const uint32_t w = table->width();
+    std::vector<std::pair<uint64_t, size_t>> order;
+    std::vector<float> rows;
+    table->ForEachWeights([&](uint64_t k, const float* v) {
+      bool zero = true;
+      for (uint32_t j = 0; j < w; ++j) zero = zero && v[j] == 0.0f;
+      if (zero) return;
+      order.emplace_back(k, rows.size());
+      rows.insert(rows.end(), v, v + w);
+    });
+    std::sort(order.begin(), order.end());
+    for (const auto& [k, at] : order) {
+      keys[t].push_back(k);
+      weights[t].insert(weights[t].end(), rows.begin() + at, rows.begin() + at + w);
+    }
+    auto* info = header.add_tables();
+    info->set_name(table->spec().name());
+    info->set_id(id);
+    info->set_width(w);
+    info->set_rows(keys[t].size());
+    ++t;
+  }
+  SPARROW_ASSIGN_OR_RETURN(auto writer, model_file::ModelWriter::Open(path, header));
+  for (size_t i = 0; i < keys.size(); ++i) {
+    SPARROW_RETURN_IF_ERROR(writer->Append(keys[i].data(), weights[i].data(), keys[i].size()));
+  }
+  SPARROW_RETURN_IF_ERROR(writer->Commit());
+  LOG(INFO) << "saved " << path;
+  return Status::Ok();
 }
 
 }  // namespace sparrow::server

@@ -39,6 +39,7 @@ class Server {
   void Pull(transport::Message&& msg);
   void Clock(const transport::Message& msg);
   void Stats(const transport::Message& msg);
+  Status Save(const transport::Message& msg);
   Result<Table*> FindTable(const wire::Header& h);
   bool PullReady(const wire::Header& h) const;
   void ReleaseHeldPulls();

@@ -19,7 +19,7 @@ std::vector<Command> ClusterCommands() {
       {"worker",
        "--scheduler=HOST:PORT --task=kv_bench [task flags]",
        "join a cluster and run a task against the servers",
-       {SPARROW_NODE_FLAGS, "task", "request_timeout_ms", "keys", "value_width", "optimizer",
+       {SPARROW_NODE_FLAGS, "task", "run_dir", "request_timeout_ms", "keys", "value_width", "optimizer",
         "seconds"},
        &RunWorker},
       {"bench kv",

@@ -1,15 +1,21 @@
 // `sparrow worker`: joins a cluster and runs a task against its servers.
 #include <glog/logging.h>
+#include <google/protobuf/text_format.h>
 
 #include <cstdio>
 
 #include "bench/kv_bench.h"
 #include "cluster/signals.h"
+#include "experiment/experiment.h"
 #include "tools/cluster_flags.h"
 #include "tools/cluster_roles.h"
 #include "tools/kv_bench_flags.h"
+#include "worker/trainer.h"
 
-DEFINE_string(task, "kv_bench", "what the worker does: kv_bench (the `bench kv` workload)");
+DEFINE_string(task, "kv_bench",
+              "what the worker does: train (a run directory's experiment) or kv_bench (the "
+              "`bench kv` workload)");
+DEFINE_string(run_dir, "", "train: the run directory `sparrow train` prepared");
 
 namespace sparrow::tools {
 namespace {
@@ -22,7 +28,20 @@ Status RunTask(cluster::Node* node, worker::KVClient* kv) {
     std::fflush(stdout);
     return Status::Ok();
   }
-  return InvalidArgument("unknown --task '" + FLAGS_task + "' (known: kv_bench)");
+  if (FLAGS_task == "train") {
+    experiment::RunDir dir{FLAGS_run_dir};
+    SPARROW_ASSIGN_OR_RETURN(std::string text, experiment::ReadTextFile(dir.Config()));
+    SPARROW_ASSIGN_OR_RETURN(config::ExperimentConfig cfg,
+                             experiment::ParseExperiment(text, dir.Config()));
+    SPARROW_ASSIGN_OR_RETURN(std::string ftext, experiment::ReadTextFile(dir.Features()));
+    data::FeatureSpec features;
+    if (!google::protobuf::TextFormat::ParseFromString(ftext, &features)) {
+      return InvalidArgument(dir.Features() + ": does not parse");
+    }
+    worker::Trainer trainer(node, kv, cfg, features, dir.root);
+    return trainer.Run();
+  }
+  return InvalidArgument("unknown --task '" + FLAGS_task + "' (known: train, kv_bench)");
 }
 
 }  // namespace

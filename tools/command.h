@@ -23,6 +23,9 @@ struct Command {
 // All subcommands, in the order `sparrow --help` lists them.
 const std::vector<Command>& Commands();
 
+// Every `--set FIELD=VALUE` given on the command line, in order (they may repeat).
+const std::vector<std::string>& SetOverrides();
+
 // Path of the running `sparrow` executable, for commands that start other roles
 // (the launcher, `bench kv`) as child processes.
 std::string SelfExecutable();

@@ -9,6 +9,8 @@ namespace sparrow::tools {
 
 // scheduler, server, worker, bench kv (tools/cluster_commands.cc).
 std::vector<Command> ClusterCommands();
+// train, predict, eval, inspect (tools/train_command_list.cc).
+std::vector<Command> TrainCommands();
 // convert, synth, bench parse (tools/data_commands.cc).
 std::vector<Command> DataCommands();
 

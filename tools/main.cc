@@ -34,6 +34,11 @@ void PrintCommandHelp(const Command& c) {
   }
 }
 
+std::vector<std::string>& MutableSetOverrides() {
+  static std::vector<std::string> v;
+  return v;
+}
+
 const Command* Find(int argc, char** argv, int* consumed) {
   if (argc >= 3) {
     std::string two = std::string(argv[1]) + " " + argv[2];
@@ -63,6 +68,11 @@ bool WantsHelp(int argc, char** argv) {
 }
 
 }  // namespace
+
+const std::vector<std::string>& SetOverrides() {
+  return MutableSetOverrides();
+}
+
 }  // namespace sparrow::tools
 
 int main(int argc, char** argv) {
@@ -87,10 +97,20 @@ int main(int argc, char** argv) {
     PrintCommandHelp(*cmd);
     return 0;
   }
-  // Hand gflags an argv of "sparrow <flags and args>" without the command words.
+  // Hand gflags an argv of "sparrow <flags and args>" without the command words. `--set`
+  // may repeat (gflags keeps only the last value of a flag), so it is collected here.
   std::vector<char*> rest;
   rest.push_back(argv[0]);
-  for (int i = 1 + consumed; i < argc; ++i) rest.push_back(argv[i]);
+  for (int i = 1 + consumed; i < argc; ++i) {
+    const std::string a = argv[i];
+    if (a == "--set" && i + 1 < argc) {
+      MutableSetOverrides().push_back(argv[++i]);
+    } else if (a.rfind("--set=", 0) == 0) {
+      MutableSetOverrides().push_back(a.substr(6));
+    } else {
+      rest.push_back(argv[i]);
+    }
+  }
   int n = static_cast<int>(rest.size());
   char** p = rest.data();
   gflags::SetUsageMessage(std::string("sparrow ") + cmd->name + " " + cmd->usage);

@@ -287,6 +287,13 @@ Status KVClient::CreateTable(const wire::TableSpec& spec) {
   return ControlToAllServers(wire::CREATE_TABLE, c, &replies);
 }
 
+Status KVClient::Save(const std::string& path) {
+  wire::Control c;
+  c.set_path(path);
+  std::vector<wire::Control> replies;
+  return ControlToAllServers(wire::SAVE, c, &replies);
+}
+
 Result<std::vector<wire::TableStats>> KVClient::Stats() {
   std::vector<wire::Control> replies;
   SPARROW_RETURN_IF_ERROR(ControlToAllServers(wire::STATS, wire::Control(), &replies));

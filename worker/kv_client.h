@@ -64,6 +64,9 @@ class KVClient {
   void FinishClock();
   int64_t clock() const { return clock_.load(); }
 
+  // Every server writes its rows to `path`.part-<rank> (see wire SAVE) and the call waits.
+  Status Save(const std::string& path);
+
   // Table sizes summed over servers, by table id.
   Result<std::vector<wire::TableStats>> Stats();
 

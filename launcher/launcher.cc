@@ -1,0 +1,289 @@
+#include "launcher/launcher.h"
+
+#include <glog/logging.h>
+#include <google/protobuf/text_format.h>
+#include <sys/stat.h>
+
+#include <chrono>
+#include <cstdio>
+#include <filesystem>
+#include <map>
+#include <sstream>
+
+#include "core/hash.h"
+#include "data/feature_spec.h"
+#include "launcher/evaluation.h"
+#include "model_file/model_file.h"
+
+namespace sparrow::launcher {
+namespace {
+
+double Now() {
+  return std::chrono::duration<double>(std::chrono::steady_clock::now().time_since_epoch()).count();
+}
+
+std::string TextOf(const google::protobuf::Message& m) {
+  std::string out;
+  google::protobuf::TextFormat::PrintToString(m, &out);
+  return out;
+}
+
+// "key=value key=value" after a leading word.
+std::map<std::string, std::string> Fields(const std::string& line) {
+  std::map<std::string, std::string> f;
+  std::istringstream in(line);
+  std::string w;
+  in >> w;
+  while (in >> w) {
+    const size_t eq = w.find('=');
+    if (eq != std::string::npos) f[w.substr(0, eq)] = w.substr(eq + 1);
+  }
+  return f;
+}
+
+std::string Hms(double s) {
+  char buf[32];
+  if (s < 60) {
+    std::snprintf(buf, sizeof(buf), "%.0fs", s);
+  } else {
+    std::snprintf(buf, sizeof(buf), "%dm%02ds", static_cast<int>(s / 60), static_cast<int>(s) % 60);
+  }
+  return buf;
+}
+
+}  // namespace
+
+Launcher::Launcher(LaunchOptions options) : options_(std::move(options)) {}
+
+Status Launcher::Prepare() {
+  SPARROW_ASSIGN_OR_RETURN(cfg_,
+                           experiment::LoadExperiment(options_.config_path, options_.overrides));
+  if (!options_.out_dir.empty()) cfg_.mutable_output()->set_dir(options_.out_dir);
+  dir_.root = cfg_.output().dir();
+  std::error_code ec;
+  for (const std::string& d :
+       {dir_.root, dir_.root + "/scores", dir_.root + "/parts", dir_.Logs()}) {
+    std::filesystem::create_directories(d, ec);
+    if (ec) return Unavailable("cannot create " + d + ": " + ec.message());
+  }
+  auto features = data::ResolveFeatureSpec(cfg_.data());
+  if (!features.ok()) return features.status().WithContext(options_.config_path);
+  features_ = std::move(features).value();
+  SPARROW_ASSIGN_OR_RETURN(spec_, experiment::ModelSpecOf(cfg_, features_));
+  config_text_ = TextOf(cfg_);
+  SPARROW_RETURN_IF_ERROR(experiment::WriteTextFile(dir_.Config(), config_text_));
+  SPARROW_RETURN_IF_ERROR(experiment::WriteTextFile(dir_.Features(), TextOf(features_)));
+  partial_.assign(cfg_.train().epochs() + 1, Partial());
+  return Status::Ok();
+}
+
+void Launcher::Interrupt(const std::string& why) {
+  if (cluster_) cluster_->RequestShutdown(why);
+}
+
+void Launcher::OnWorkerLine(int /*worker*/, const std::string& line) {
+  auto f = Fields(line);
+  std::lock_guard<std::mutex> lock(mu_);
+  const int epoch = f.count("epoch") ? std::atoi(f.at("epoch").c_str()) : 0;
+  if (line.rfind("progress ", 0) == 0 && epoch > 0 && epoch < (int)partial_.size()) {
+    Partial& p = partial_[epoch];
+    const double rows = std::atof(f.at("rows").c_str());
+    p.loss_sum += std::atof(f.at("loss").c_str()) * rows;
+    p.rows += rows;
+    p.max_seconds = std::max(p.max_seconds, std::atof(f.at("seconds").c_str()));
+    ++p.progress;
+    if (!cfg_.train().evaluate_every_epoch() && epoch != (int)cfg_.train().epochs()) {
+      p.evaluated = cfg_.cluster().workers();  // no scores to wait for
+    }
+    MaybeFinishEpoch(epoch);
+  } else if (line.rfind("evaluated ", 0) == 0 && epoch > 0 && epoch < (int)partial_.size()) {
+    ++partial_[epoch].evaluated;
+    MaybeFinishEpoch(epoch);
+  } else if (line.rfind("tables ", 0) == 0) {
+    table_keys_ = std::atof(f["keys"].c_str());
+    table_bytes_ = std::atof(f["bytes"].c_str());
+  }
+}
+
+void Launcher::MaybeFinishEpoch(int epoch) {
+  Partial& p = partial_[epoch];
+  const int w = static_cast<int>(cfg_.cluster().workers());
+  if (p.progress < w || p.evaluated < w) return;
+  p.progress = -1000;  // report once
+  EpochRecord r;
+  r.epoch = epoch;
+  r.train_loss = p.rows > 0 ? p.loss_sum / p.rows : 0;
+  r.seconds = p.max_seconds;
+  r.examples_per_s = p.max_seconds > 0 ? p.rows / p.max_seconds : 0;
+  std::vector<models::Scored> rows;
+  if (cfg_.train().evaluate_every_epoch() || epoch == (int)cfg_.train().epochs()) {
+    auto m = ScoreEpoch(epoch, &rows);
+    if (m.ok()) {
+      r.test = *m;
+    } else {
+      LOG(WARNING) << "epoch " << epoch << " scores: " << m.status().message();
+    }
+  }
+  history_.push_back(r);
+  if (options_.progress) {
+    const double elapsed = Now() - started_s_;
+    const int epochs = static_cast<int>(cfg_.train().epochs());
+    const double eta = elapsed / epoch * (epochs - epoch);
+    std::string metric;
+    for (const char* k : {"auc", "logloss", "poisson_deviance", "rmse"}) {
+      if (r.test.contains(k)) {
+        char buf[64];
+        std::snprintf(buf, sizeof(buf), " test %s %.4f", k, r.test[k].get<double>());
+        metric += buf;
+        if (metric.size() > 30) break;
+      }
+    }
+    std::printf("epoch %d/%d: %.2fM examples/s, train loss %.5f%s, elapsed %s, ETA %s\n", epoch,
+                epochs, r.examples_per_s / 1e6, r.train_loss, metric.c_str(), Hms(elapsed).c_str(),
+                Hms(eta).c_str());
+    std::fflush(stdout);
+  }
+}
+
+Result<nlohmann::json> Launcher::ScoreEpoch(int epoch, std::vector<models::Scored>* rows) {
+  for (uint32_t w = 0; w < cfg_.cluster().workers(); ++w) {
+    SPARROW_RETURN_IF_ERROR(experiment::AppendScores(dir_.Scores("test", epoch, w), rows));
+  }
+  return TestMetrics(spec_.objective, *rows);
+}
+
+Status Launcher::Run() {
+  started_s_ = Now();
+  cluster::LocalClusterOptions lo;
+  lo.binary = options_.binary;
+  lo.servers = cfg_.cluster().servers();
+  lo.workers = cfg_.cluster().workers();
+  lo.max_delay = cfg_.cluster().max_delay();
+  lo.heartbeat_ms = cfg_.cluster().heartbeat_ms();
+  lo.heartbeat_timeout_ms = cfg_.cluster().heartbeat_timeout_ms();
+  lo.worker_args = {"--task=train", "--run_dir=" + dir_.root,
+                    "--request_timeout_ms=" + std::to_string(cfg_.cluster().request_timeout_ms())};
+  lo.log_dir = dir_.Logs();
+  lo.capture_worker_stdout = true;
+  lo.on_worker_line = [this](int w, const std::string& line) { OnWorkerLine(w, line); };
+  cluster_ = std::make_unique<cluster::LocalCluster>(lo);
+  if (options_.progress) {
+    std::printf("training %s: %s, %u server(s), %u worker(s), logs in %s\n", cfg_.name().c_str(),
+                models::ModelKindName(spec_.kind), lo.servers, lo.workers, dir_.Logs().c_str());
+    std::fflush(stdout);
+  }
+  SPARROW_RETURN_IF_ERROR(cluster_->Start());
+  cluster::LocalClusterResult r = cluster_->Wait();
+  if (!r.status.ok()) {
+    // Repeat the first worker error a person can act on.
+    return r.status.WithContext("training failed (logs in " + dir_.Logs() + ")");
+  }
+  for (size_t i = 0; i < r.worker_exits.size(); ++i) {
+    if (r.worker_exits[i] != 0) {
+      return Internal("worker " + std::to_string(i) + " ended with " +
+                      cluster::DescribeExit(r.worker_exits[i]) + " (log: " + dir_.Logs() +
+                      "/worker-" + std::to_string(i) + ".log)");
+    }
+  }
+  uint64_t rows = 0;
+  SPARROW_RETURN_IF_ERROR(MergeModel(&rows));
+  return WriteOutputs(Now() - started_s_);
+}
+
+Status Launcher::MergeModel(uint64_t* rows) {
+  std::vector<model_file::ModelData> parts;
+  for (uint32_t s = 0; s < cfg_.cluster().servers(); ++s) {
+    const std::string path = dir_.ModelPartsPrefix() + ".part-" + std::to_string(s);
+    SPARROW_ASSIGN_OR_RETURN(model_file::ModelData part, model_file::ReadModel(path));
+    parts.push_back(std::move(part));
+  }
+  model::ModelHeader h;
+  h.mutable_model()->CopyFrom(cfg_.model());
+  *h.mutable_features() = features_;
+  h.set_config_text(config_text_);
+  h.set_num_fields(spec_.num_fields);
+  // Tables by name across parts, in server (= key) order.
+  std::map<std::string, std::pair<uint32_t, std::vector<const model_file::ModelData::Table*>>> by;
+  for (const auto& p : parts) {
+    for (int t = 0; t < p.header.tables_size(); ++t) {
+      auto& e = by[p.header.tables(t).name()];
+      e.first = p.header.tables(t).width();
+      e.second.push_back(&p.tables[t]);
+    }
+  }
+  for (const auto& t : by["bias"].second) {
+    if (!t->keys.empty()) h.set_bias(t->weights[0]);
+  }
+  XXH3_state_t* hs = XXH3_createState();
+  XXH3_64bits_reset(hs);
+  for (const char* name : {"w", "v"}) {
+    if (!by.count(name)) continue;
+    auto* info = h.add_tables();
+    info->set_name(name);
+    info->set_id(std::string(name) == "w" ? experiment::kLinearTable : experiment::kFactorTable);
+    info->set_width(by[name].first);
+    uint64_t n = 0;
+    for (const auto* t : by[name].second) {
+      n += t->keys.size();
+      XXH3_64bits_update(hs, t->keys.data(), t->keys.size() * 8);
+      XXH3_64bits_update(hs, t->weights.data(), t->weights.size() * 4);
+    }
+    info->set_rows(n);
+    *rows += n;
+  }
+  const float bias = h.bias();
+  XXH3_64bits_update(hs, &bias, 4);
+  char id[32];
+  std::snprintf(id, sizeof(id), "%016llx", static_cast<unsigned long long>(XXH3_64bits_digest(hs)));
+  XXH3_freeState(hs);
+  // Deterministic: the same weights give the same file, byte for byte.
+  h.set_model_id(cfg_.name() + "-" + std::string(id).substr(0, 12));
+  SPARROW_ASSIGN_OR_RETURN(auto writer, model_file::ModelWriter::Open(dir_.Model(), h));
+  for (const char* name : {"w", "v"}) {
+    if (!by.count(name)) continue;
+    for (const auto* t : by[name].second) {
+      SPARROW_RETURN_IF_ERROR(writer->Append(t->keys.data(), t->weights.data(), t->keys.size()));
+    }
+  }
+  SPARROW_RETURN_IF_ERROR(writer->Commit());
+  std::error_code ec;
+  std::filesystem::remove_all(dir_.root + "/parts", ec);
+  return Status::Ok();
+}
+
+Status Launcher::WriteOutputs(double wall_s) {
+  std::lock_guard<std::mutex> lock(mu_);
+  nlohmann::json j;
+  j["name"] = cfg_.name();
+  j["model"] = dir_.Model();
+  j["model_kind"] = models::ModelKindName(spec_.kind);
+  j["objective"] = models::ObjectiveName(spec_.objective);
+  j["test"] = history_.empty() ? nlohmann::json::object() : history_.back().test;
+  nlohmann::json hist = nlohmann::json::array();
+  double eps_sum = 0;
+  for (const auto& r : history_) {
+    hist.push_back({{"epoch", r.epoch},
+                    {"train_loss", r.train_loss},
+                    {"examples_per_s", r.examples_per_s},
+                    {"seconds", r.seconds},
+                    {"test", r.test}});
+    eps_sum += r.examples_per_s;
+  }
+  j["history"] = hist;
+  j["examples_per_s"] = history_.empty() ? 0.0 : eps_sum / history_.size();
+  j["wall_s"] = wall_s;
+  j["table_keys"] = table_keys_;
+  j["bytes_per_key"] = table_keys_ > 0 ? table_bytes_ / table_keys_ : 0.0;
+  j["config"] = config_text_;
+  metrics_ = j;
+  SPARROW_RETURN_IF_ERROR(experiment::WriteTextFile(dir_.Metrics(), j.dump(2) + "\n"));
+  SPARROW_RETURN_IF_ERROR(WriteRunReport(cfg_, spec_.objective, history_, dir_));
+  if (options_.progress) {
+    std::printf("model: %s\nmetrics: %s\nreport: %s\n", dir_.Model().c_str(),
+                dir_.Metrics().c_str(), dir_.Report().c_str());
+    std::printf("test: %s\n", j["test"].dump().c_str());
+  }
+  return Status::Ok();
+}
+
+}  // namespace sparrow::launcher

@@ -1,0 +1,79 @@
+// The `sparrow train` launcher: one config, one command, a whole local cluster.
+//
+// Prepare() reads the config (with overrides), resolves the feature spec on the training
+// split, and writes config.pbtxt and feature_spec.pbtxt into the run directory. Run()
+// starts 1 scheduler (in this process), S servers and W workers (child processes), turns
+// the workers' progress lines into a progress line per epoch (examples/s, loss, test
+// metric, ETA), and once the cluster has ended merges the servers' parts into the model
+// file, computes the test metrics exactly from the workers' scores, and writes
+// metrics.json and report.html.
+//
+// Thread safety: one thread; Interrupt() from any thread (Ctrl-C).
+#pragma once
+
+#include <memory>
+#include <mutex>
+#include <nlohmann/json.hpp>
+#include <string>
+#include <vector>
+
+#include "cluster/local_cluster.h"
+#include "experiment/experiment.h"
+
+namespace sparrow::launcher {
+
+struct LaunchOptions {
+  std::string config_path;
+  std::string out_dir;                 // overrides output.dir
+  std::vector<std::string> overrides;  // "a.b=value"
+  std::string binary;                  // the `sparrow` executable for the children
+  bool progress = true;                // print a progress line per epoch to stdout
+};
+
+struct EpochRecord {
+  int epoch = 0;
+  double train_loss = 0;
+  double examples_per_s = 0;  // training rows / slowest worker's epoch time
+  double seconds = 0;
+  nlohmann::json test;  // metrics on the test split after this epoch
+};
+
+class Launcher {
+ public:
+  explicit Launcher(LaunchOptions options);
+
+  Status Prepare();
+  Status Run();
+  void Interrupt(const std::string& why);
+
+  const experiment::RunDir& run_dir() const { return dir_; }
+  const nlohmann::json& metrics() const { return metrics_; }
+
+ private:
+  void OnWorkerLine(int worker, const std::string& line);
+  void MaybeFinishEpoch(int epoch);
+  Status MergeModel(uint64_t* rows);
+  Result<nlohmann::json> ScoreEpoch(int epoch, std::vector<models::Scored>* rows);
+  Status WriteOutputs(double wall_s);
+
+  LaunchOptions options_;
+  config::ExperimentConfig cfg_;
+  data::FeatureSpec features_;
+  models::ModelSpec spec_;
+  experiment::RunDir dir_;
+  std::string config_text_;
+  std::unique_ptr<cluster::LocalCluster> cluster_;
+
+  std::mutex mu_;  // guards what worker reader threads update
+  struct Partial {
+    int progress = 0, evaluated = 0;
+    double loss_sum = 0, rows = 0, max_seconds = 0;
+  };
+  std::vector<Partial> partial_;  // by epoch
+  std::vector<EpochRecord> history_;
+  double table_keys_ = 0, table_bytes_ = 0;
+  double started_s_ = 0;
+  nlohmann::json metrics_;
+};
+
+}  // namespace sparrow::launcher

@@ -1,0 +1,31 @@
+#include "tools/command_lists.h"
+#include "tools/train_commands.h"
+
+namespace sparrow::tools {
+
+std::vector<Command> TrainCommands() {
+  return {
+      {"train",
+       "CONFIG [--out=DIR] [--set field=value ...]",
+       "train a model on a local cluster; writes model.bin, metrics.json, report.html",
+       {"out"},
+       &RunTrain},
+      {"predict",
+       "--model=M --data=FILE[,FILE] [--output=OUT] [--split=all|train|test]",
+       "score data with a model: one prediction per line, in input order",
+       {"model", "data", "output", "split", "threads"},
+       &RunPredict},
+      {"eval",
+       "--model=M [--data=FILE] [--split=...]",
+       "metrics of a model on labelled data (default: its training config's test split)",
+       {"model", "data", "split", "threads"},
+       &RunEval},
+      {"inspect",
+       "--model=M [--top=N] [--dump]",
+       "print a model's header, its largest weights, or every row",
+       {"model", "top", "dump"},
+       &RunInspect},
+  };
+}
+
+}  // namespace sparrow::tools

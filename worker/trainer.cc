@@ -1,0 +1,261 @@
+#include "worker/trainer.h"
+
+#include <glog/logging.h>
+
+#include <algorithm>
+#include <chrono>
+#include <cstdio>
+#include <random>
+
+#include "data/batch_keys.h"
+#include "data/text_reader.h"
+
+namespace sparrow::worker {
+
+using experiment::kBiasKey;
+using experiment::kBiasTable;
+using experiment::kFactorTable;
+using experiment::kLinearTable;
+using experiment::kMetaTable;
+
+struct Trainer::Step {
+  data::Batch batch;
+  std::shared_ptr<std::vector<uint64_t>> unique = std::make_shared<std::vector<uint64_t>>();
+  std::vector<uint32_t> slot;
+  std::vector<float> w, v;
+  float bias = 0;
+  Ticket tw = 0, tv = 0, tb = 0;
+  bool pending = false;
+};
+
+namespace {
+const auto kBiasKeys = std::make_shared<const std::vector<uint64_t>>(1, kBiasKey);
+}
+
+Trainer::Trainer(cluster::Node* node, KVClient* kv, config::ExperimentConfig cfg,
+                 data::FeatureSpec features, std::string run_dir)
+    : node_(node), kv_(kv), cfg_(std::move(cfg)), features_(std::move(features)) {
+  dir_.root = std::move(run_dir);
+}
+
+Status Trainer::Load(data::SplitPart part, bool test, std::vector<data::Batch>* out, size_t* rows) {
+  const auto& d = cfg_.data();
+  std::vector<std::string> files(test && d.test_size() ? d.test().begin() : d.train().begin(),
+                                 test && d.test_size() ? d.test().end() : d.train().end());
+  data::ReadOptions ro;
+  ro.threads = static_cast<int>(cfg_.train().read_threads());
+  ro.shard = node_->rank();
+  ro.num_shards = node_->table().workers.size();
+  ro.part = (test && d.test_size()) ? data::SplitPart::kAll : part;
+  *rows = 0;
+  data::ReadStats stats;
+  SPARROW_RETURN_IF_ERROR(data::ReadText(
+      d, features_, files, ro,
+      [&](const data::Batch& b) {
+        if (!b.empty()) {
+          out->push_back(b);
+          *rows += b.rows();
+        }
+        return Status::Ok();
+      },
+      &stats));
+  if (stats.bad_lines > 0) {
+    LOG(WARNING) << "skipped " << stats.bad_lines << " bad line(s); first: " << stats.first_bad;
+  }
+  return Status::Ok();
+}
+
+Status Trainer::AgreeOnSteps(size_t my_steps, size_t* steps) {
+  // Each worker pushes -steps to its own key of the SGD(lr 1) meta table; after a barrier
+  // everyone pulls all of them and takes the maximum.
+  const size_t workers = node_->table().workers.size();
+  auto mine = std::make_shared<std::vector<uint64_t>>(1, node_->rank());
+  auto g = std::make_shared<std::vector<float>>(1, -static_cast<float>(my_steps));
+  SPARROW_RETURN_IF_ERROR(kv_->Wait(kv_->Push(kMetaTable, mine, g, 1)));
+  SPARROW_RETURN_IF_ERROR(node_->Barrier(wire::WORKER));
+  auto all = std::make_shared<std::vector<uint64_t>>();
+  for (size_t r = 0; r < workers; ++r) all->push_back(r);
+  std::vector<float> got(workers);
+  SPARROW_RETURN_IF_ERROR(kv_->Wait(kv_->Pull(kMetaTable, all, 1, got.data())));
+  *steps = static_cast<size_t>(*std::max_element(got.begin(), got.end()));
+  return Status::Ok();
+}
+
+void Trainer::FillBatch(const std::vector<uint32_t>& order, size_t begin, size_t end,
+                        data::Batch* b) {
+  b->Clear();
+  b->has_fields = !train_.empty() && train_[0].has_fields;
+  for (size_t i = begin; i < end; ++i) {
+    const auto& [bi, ri] = rows_[order[i]];
+    b->AppendRow(train_[bi], ri);
+  }
+}
+
+Status Trainer::StartPull(Step* s) {
+  data::UniqueKeys(s->batch, s->unique.get(), &s->slot);
+  const size_t n = s->unique->size();
+  s->w.resize(n);
+  s->tw = kv_->Pull(kLinearTable, s->unique, 1, s->w.data());
+  if (spec_.FactorWidth() > 0) {
+    s->v.resize(n * spec_.FactorWidth());
+    s->tv = kv_->Pull(kFactorTable, s->unique, spec_.FactorWidth(), s->v.data());
+  }
+  s->tb = kv_->Pull(kBiasTable, kBiasKeys, 1, &s->bias);
+  s->pending = true;
+  return Status::Ok();
+}
+
+Status Trainer::FinishPull(Step* s) {
+  if (!s->pending) return Status::Ok();
+  s->pending = false;
+  Status st = kv_->Wait(s->tw);
+  if (spec_.FactorWidth() > 0) {
+    Status sv = kv_->Wait(s->tv);
+    if (st.ok()) st = sv;
+  }
+  Status sb = kv_->Wait(s->tb);
+  return st.ok() ? sb : st;
+}
+
+Status Trainer::TrainEpoch(int epoch) {
+  const size_t bs = cfg_.train().batch_size();
+  std::vector<uint32_t> order(rows_.size());
+  for (size_t i = 0; i < order.size(); ++i) order[i] = static_cast<uint32_t>(i);
+  std::mt19937_64 rng(cfg_.train().shuffle_seed() * 1000003 + epoch * 7919 + node_->rank());
+  std::shuffle(order.begin(), order.end(), rng);
+
+  const bool prefetch = cfg_.train().prefetch() && cfg_.cluster().max_delay() != 0;
+  Step steps[2];
+  double loss = 0, weight = 0;
+  std::vector<float> margins;
+  std::vector<Ticket> inflight;
+  const auto t0 = std::chrono::steady_clock::now();
+  for (size_t step = 0; step < steps_per_epoch_; ++step) {
+    Step& cur = steps[step % 2];
+    const size_t begin = step * bs, end = std::min(order.size(), begin + bs);
+    if (begin >= end) {  // this worker ran out of rows: keep the clock in step
+      kv_->Tick();
+      continue;
+    }
+    if (!cur.pending) {
+      FillBatch(order, begin, end, &cur.batch);
+      SPARROW_RETURN_IF_ERROR(StartPull(&cur));
+    }
+    SPARROW_RETURN_IF_ERROR(FinishPull(&cur));
+    if (prefetch && step + 1 < steps_per_epoch_) {
+      Step& next = steps[(step + 1) % 2];
+      const size_t nb = (step + 1) * bs, ne = std::min(order.size(), nb + bs);
+      if (nb < ne) {
+        FillBatch(order, nb, ne, &next.batch);
+        SPARROW_RETURN_IF_ERROR(StartPull(&next));
+      }
+    }
+    const size_t n = cur.unique->size();
+    margins.resize(cur.batch.rows());
+    auto grad_w = std::make_shared<std::vector<float>>(n);
+    std::shared_ptr<std::vector<float>> grad_v;
+    models::Grads g;
+    g.w = grad_w->data();
+    if (spec_.FactorWidth() > 0) {
+      grad_v = std::make_shared<std::vector<float>>(n * spec_.FactorWidth());
+      g.v = grad_v->data();
+    }
+    models::Params p;
+    p.w = cur.w.data();
+    p.v = spec_.FactorWidth() > 0 ? cur.v.data() : nullptr;
+    p.bias = cur.bias;
+    loss +=
+        models::ForwardBackward(spec_, cur.batch, cur.slot.data(), p, n, margins.data(), &g, &ws_);
+    for (float w : cur.batch.weights) weight += w;
+    auto grad_b = std::make_shared<std::vector<float>>(1, static_cast<float>(g.bias));
+    // A pull that follows a push on the same connection sees it applied, so pushes need
+    // not be awaited before the next step; they are awaited one step later, to surface
+    // errors and bound what is in flight.
+    std::vector<Ticket> pushes;
+    pushes.push_back(kv_->Push(kLinearTable, cur.unique, grad_w, 1));
+    if (grad_v) pushes.push_back(kv_->Push(kFactorTable, cur.unique, grad_v, spec_.FactorWidth()));
+    pushes.push_back(kv_->Push(kBiasTable, kBiasKeys, grad_b, 1));
+    for (Ticket t : inflight) SPARROW_RETURN_IF_ERROR(kv_->Wait(t));
+    inflight = std::move(pushes);
+    cur.unique = std::make_shared<std::vector<uint64_t>>();  // the pushes hold the old one
+    kv_->Tick();
+  }
+  for (Ticket t : inflight) SPARROW_RETURN_IF_ERROR(kv_->Wait(t));
+  for (Step& s : steps) SPARROW_RETURN_IF_ERROR(FinishPull(&s));
+  const double secs = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+  std::printf("progress epoch=%d rows=%zu loss=%.9g seconds=%.6f\n", epoch, rows_.size(),
+              weight > 0 ? loss / weight : 0.0, secs);
+  std::fflush(stdout);
+  return Status::Ok();
+}
+
+Status Trainer::Evaluate(int epoch) {
+  std::vector<models::Scored> out;
+  out.reserve(test_rows_);
+  Step s;
+  std::vector<float> margins;
+  for (const data::Batch& b : test_) {
+    s.batch = b;
+    s.unique = std::make_shared<std::vector<uint64_t>>();
+    SPARROW_RETURN_IF_ERROR(StartPull(&s));
+    SPARROW_RETURN_IF_ERROR(FinishPull(&s));
+    models::Params p;
+    p.w = s.w.data();
+    p.v = spec_.FactorWidth() > 0 ? s.v.data() : nullptr;
+    p.bias = s.bias;
+    margins.resize(b.rows());
+    models::Forward(spec_, b, s.slot.data(), p, margins.data(), &ws_);
+    for (size_t r = 0; r < b.rows(); ++r) {
+      out.push_back({margins[r], b.labels[r], b.weights[r], b.offsets[r]});
+    }
+  }
+  SPARROW_RETURN_IF_ERROR(experiment::WriteScores(dir_.Scores("test", epoch, node_->rank()), out));
+  std::printf("evaluated epoch=%d split=test rows=%zu\n", epoch, out.size());
+  std::fflush(stdout);
+  return Status::Ok();
+}
+
+Status Trainer::Run() {
+  SPARROW_ASSIGN_OR_RETURN(spec_, experiment::ModelSpecOf(cfg_, features_));
+  for (const auto& t : experiment::TableSpecsOf(cfg_, spec_)) {
+    SPARROW_RETURN_IF_ERROR(kv_->CreateTable(t));
+  }
+  SPARROW_RETURN_IF_ERROR(Load(data::SplitPart::kTrain, false, &train_, &train_rows_));
+  SPARROW_RETURN_IF_ERROR(Load(data::SplitPart::kTest, true, &test_, &test_rows_));
+  for (const auto& b : train_) SPARROW_RETURN_IF_ERROR(models::CheckBatch(spec_, b));
+  for (const auto& b : test_) SPARROW_RETURN_IF_ERROR(models::CheckBatch(spec_, b));
+  for (uint32_t bi = 0; bi < train_.size(); ++bi) {
+    for (uint32_t r = 0; r < train_[bi].rows(); ++r) rows_.emplace_back(bi, r);
+  }
+  const size_t bs = cfg_.train().batch_size();
+  SPARROW_RETURN_IF_ERROR(AgreeOnSteps((train_rows_ + bs - 1) / bs, &steps_per_epoch_));
+  LOG(INFO) << "worker " << node_->rank() << ": " << train_rows_ << " training rows, " << test_rows_
+            << " test rows, " << steps_per_epoch_ << " steps per epoch";
+  const int epochs = static_cast<int>(cfg_.train().epochs());
+  for (int e = 1; e <= epochs; ++e) {
+    SPARROW_RETURN_IF_ERROR(TrainEpoch(e));
+    if (cfg_.train().evaluate_every_epoch() || e == epochs) {
+      // Every worker's pushes of this epoch are applied before anyone scores.
+      SPARROW_RETURN_IF_ERROR(node_->Barrier(wire::WORKER));
+      SPARROW_RETURN_IF_ERROR(Evaluate(e));
+    }
+  }
+  SPARROW_RETURN_IF_ERROR(node_->Barrier(wire::WORKER));
+  if (node_->rank() == 0) {
+    SPARROW_ASSIGN_OR_RETURN(auto stats, kv_->Stats());
+    uint64_t keys = 0, bytes = 0;
+    for (const auto& t : stats) {
+      if (t.table() == kLinearTable || t.table() == kFactorTable) {
+        keys = std::max<uint64_t>(keys, t.keys());
+        bytes += t.bytes();
+      }
+    }
+    std::printf("tables keys=%llu bytes=%llu\n", static_cast<unsigned long long>(keys),
+                static_cast<unsigned long long>(bytes));
+    std::fflush(stdout);
+    SPARROW_RETURN_IF_ERROR(kv_->Save(dir_.ModelPartsPrefix()));
+  }
+  return Status::Ok();
+}
+
+}  // namespace sparrow::worker

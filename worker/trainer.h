@@ -1,0 +1,63 @@
+// Trainer: the training loop of one worker.
+//
+// Reads this worker's shard of the training split into memory once, then for each epoch
+// visits its rows in a fresh seeded order, in minibatches: dedupe keys -> pull "w", "v",
+// "bias" -> ForwardBackward (models/model.h) -> push gradients -> tick the clock. When
+// prefetching, the next minibatch's pulls are in flight while this one computes. Every
+// worker takes the same number of steps per epoch (agreed through the servers), so the
+// consistency clock never waits on a worker that has simply run out of rows.
+//
+// After each epoch (when configured) and at the end it scores its shard of the test
+// split with the current weights and writes the scores to the run directory for the
+// launcher. Rank 0 finally asks the servers to save their rows.
+//
+// Progress goes to stdout as single lines the launcher parses:
+//   progress epoch=E rows=N loss=L seconds=S
+//   evaluated epoch=E split=test rows=N
+//
+// Thread safety: Run() on one thread.
+#pragma once
+
+#include <string>
+#include <vector>
+
+#include "data/batch.h"
+#include "data/text_reader.h"
+#include "experiment/experiment.h"
+#include "models/model.h"
+#include "worker/kv_client.h"
+
+namespace sparrow::worker {
+
+class Trainer {
+ public:
+  Trainer(cluster::Node* node, KVClient* kv, config::ExperimentConfig cfg,
+          data::FeatureSpec features, std::string run_dir);
+
+  Status Run();
+
+ private:
+  struct Step;  // one minibatch and its pulled rows
+
+  Status Load(data::SplitPart part, bool test, std::vector<data::Batch>* out, size_t* rows);
+  Status AgreeOnSteps(size_t my_steps, size_t* steps);
+  Status TrainEpoch(int epoch);
+  void FillBatch(const std::vector<uint32_t>& order, size_t begin, size_t end, data::Batch* b);
+  Status StartPull(Step* s);
+  Status FinishPull(Step* s);
+  Status Evaluate(int epoch);
+
+  cluster::Node* node_;
+  KVClient* kv_;
+  config::ExperimentConfig cfg_;
+  data::FeatureSpec features_;
+  experiment::RunDir dir_;
+  models::ModelSpec spec_;
+  std::vector<data::Batch> train_, test_;
+  std::vector<std::pair<uint32_t, uint32_t>> rows_;  // (batch, row) of every training row
+  size_t train_rows_ = 0, test_rows_ = 0;
+  size_t steps_per_epoch_ = 0;
+  models::Workspace ws_;
+};
+
+}  // namespace sparrow::worker
