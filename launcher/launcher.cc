@@ -115,11 +115,11 @@ void Launcher::MaybeFinishEpoch(int epoch) {
   r.train_loss = p.rows > 0 ? p.loss_sum / p.rows : 0;
   r.seconds = p.max_seconds;
   r.examples_per_s = p.max_seconds > 0 ? p.rows / p.max_seconds : 0;
-  std::vector<models::Scored> rows;
   if (cfg_.train().evaluate_every_epoch() || epoch == (int)cfg_.train().epochs()) {
-    auto m = ScoreEpoch(epoch, &rows);
+    auto m = ScoreEpoch(epoch);
     if (m.ok()) {
-      r.test = *m;
+      r.test = m->ToJson();
+      final_test_ = std::move(m).value();
     } else {
       LOG(WARNING) << "epoch " << epoch << " scores: " << m.status().message();
     }
@@ -145,11 +145,12 @@ void Launcher::MaybeFinishEpoch(int epoch) {
   }
 }
 
-Result<nlohmann::json> Launcher::ScoreEpoch(int epoch, std::vector<models::Scored>* rows) {
+Result<models::Metrics> Launcher::ScoreEpoch(int epoch) {
+  std::vector<models::Scored> rows;
   for (uint32_t w = 0; w < cfg_.cluster().workers(); ++w) {
-    SPARROW_RETURN_IF_ERROR(experiment::AppendScores(dir_.Scores("test", epoch, w), rows));
+    SPARROW_RETURN_IF_ERROR(experiment::AppendScores(dir_.Scores("test", epoch, w), &rows));
   }
-  return TestMetrics(spec_.objective, *rows);
+  return TestMetrics(spec_.objective, rows);
 }
 
 Status Launcher::Run() {
@@ -277,7 +278,8 @@ Status Launcher::WriteOutputs(double wall_s) {
   j["config"] = config_text_;
   metrics_ = j;
   SPARROW_RETURN_IF_ERROR(experiment::WriteTextFile(dir_.Metrics(), j.dump(2) + "\n"));
-  SPARROW_RETURN_IF_ERROR(WriteRunReport(cfg_, spec_.objective, history_, dir_));
+  SPARROW_RETURN_IF_ERROR(WriteRunReport(cfg_.name(), spec_.objective, final_test_, history_,
+                                         config_text_, dir_.Report()));
   if (options_.progress) {
     std::printf("model: %s\nmetrics: %s\nreport: %s\n", dir_.Model().c_str(),
                 dir_.Metrics().c_str(), dir_.Report().c_str());

@@ -19,6 +19,7 @@
 
 #include "cluster/local_cluster.h"
 #include "experiment/experiment.h"
+#include "models/metrics.h"
 
 namespace sparrow::launcher {
 
@@ -53,7 +54,7 @@ class Launcher {
   void OnWorkerLine(int worker, const std::string& line);
   void MaybeFinishEpoch(int epoch);
   Status MergeModel(uint64_t* rows);
-  Result<nlohmann::json> ScoreEpoch(int epoch, std::vector<models::Scored>* rows);
+  Result<models::Metrics> ScoreEpoch(int epoch);
   Status WriteOutputs(double wall_s);
 
   LaunchOptions options_;
@@ -74,6 +75,7 @@ class Launcher {
   double table_keys_ = 0, table_bytes_ = 0;
   double started_s_ = 0;
   nlohmann::json metrics_;
+  models::Metrics final_test_;  // of the last evaluated epoch
 };
 
 }  // namespace sparrow::launcher
