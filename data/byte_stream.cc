@@ -37,7 +37,7 @@ class MemoryStream : public ByteStream {
   explicit MemoryStream(std::string_view bytes) : rest_(bytes) {}
   Result<size_t> Read(char* buf, size_t n) override {
     n = std::min(n, rest_.size());
-    std::memcpy(buf, rest_.data(), n);
+    if (n > 0) std::memcpy(buf, rest_.data(), n);
     rest_.remove_prefix(n);
     return n;
   }

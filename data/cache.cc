@@ -198,7 +198,7 @@ Status DecodeCacheBlock(const char* p, size_t n, bool has_fields, Batch* out) {
   auto take = [&q](auto* v, size_t count) {
     using T = typename std::remove_reference_t<decltype(*v)>::value_type;
     v->resize(count);
-    std::memcpy(v->data(), q, count * sizeof(T));
+    if (count > 0) std::memcpy(v->data(), q, count * sizeof(T));  // data() may be null
     q += count * sizeof(T);
   };
   take(&out->labels, rows);

@@ -240,8 +240,27 @@ bool CsvParser::SplitKeeps(std::string_view v) const {
   return test == (part_ == 2);
 }
 
-std::string CsvParser::ParseRow(Scratch* s, Batch* b) const {
-  const std::vector<std::string_view>& f = s->fields;
+void CsvParser::ScratchDeleter::operator()(Scratch* s) const { delete s; }
+
+std::unique_ptr<CsvParser::Scratch, CsvParser::ScratchDeleter> CsvParser::NewScratch() const {
+  std::unique_ptr<Scratch, ScratchDeleter> s(new Scratch());
+  int slots = 0;
+  for (int t : token_slot_) slots = std::max(slots, t + 1);
+  s->tokens.resize(slots);
+  s->token_buf.resize(slots);
+  return s;
+}
+
+std::string CsvParser::ParseFields(std::span<const std::string_view> fields, Scratch* scratch,
+                                   Batch* out) const {
+  if (fields.size() != ncols_) {
+    return "expected " + std::to_string(ncols_) + " fields, got " + std::to_string(fields.size());
+  }
+  out->has_fields = true;
+  return ParseRow(fields, scratch, out);
+}
+
+std::string CsvParser::ParseRow(std::span<const std::string_view> f, Scratch* s, Batch* b) const {
   float label = 0, weight = 1, offset = 0;
   if (label_ >= 0) {
     std::string_view v = f[label_];
@@ -281,7 +300,7 @@ std::string CsvParser::ParseRow(Scratch* s, Batch* b) const {
     if (slot < 0) return;
     auto& buf = s->token_buf[slot];
     size_t n = std::min(t.size(), buf.size());
-    std::memcpy(buf.data(), t.data(), n);
+    if (n > 0) std::memcpy(buf.data(), t.data(), n);
     s->tokens[slot] = std::string_view(buf.data(), n);
   };
   for (const Numeric& n : numeric_) {
@@ -396,7 +415,7 @@ void CsvParser::Parse(const char* text, size_t size, const LineFilter& filter,
       ++out->skipped;
       continue;
     }
-    std::string reason = ParseRow(&s, b);
+    std::string reason = ParseRow(s.fields, &s, b);
     if (!reason.empty()) out->bad.push_back({i, std::move(reason)});
   }
 }

@@ -16,6 +16,8 @@
 #pragma once
 
 #include <cstdint>
+#include <memory>
+#include <span>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -51,6 +53,21 @@ class CsvParser : public LineParser {
   // Names of the columns CollectNumeric reports, in order.
   const std::vector<std::string>& learned_columns() const { return learned_names_; }
 
+  // Working memory of one parsing thread; reuse it across ParseFields() calls.
+  struct Scratch;
+  struct ScratchDeleter {
+    void operator()(Scratch* s) const;
+  };
+  std::unique_ptr<Scratch, ScratchDeleter> NewScratch() const;
+
+  // One record whose fields are already split by column (for the scoring daemon, which gets
+  // JSON): fields[i] is column i of the names given to Create(), unquoted; an empty field
+  // or a `missing` value is missing. The same transformation as Parse(), split ignored.
+  // Requires fields.size() == number of names. Appends one row to *out and returns "", or
+  // returns the reason (out unchanged).
+  std::string ParseFields(std::span<const std::string_view> fields, Scratch* scratch,
+                          Batch* out) const;
+
  private:
   struct Numeric {
     int col;
@@ -69,14 +86,12 @@ class CsvParser : public LineParser {
     uint64_t seed;
     uint32_t field;
   };
-  struct Scratch;
-
   CsvParser() = default;
   // Splits [p, end) into fields; returns nullptr or a reason.
   const char* Tokenize(const char* p, const char* end, Scratch* s) const;
   bool IsMissing(std::string_view v) const;
-  // Parses one tokenized row into b, or returns the reason (b unchanged).
-  std::string ParseRow(Scratch* s, Batch* b) const;
+  // Parses one tokenized row (fields f) into b, or returns the reason (b unchanged).
+  std::string ParseRow(std::span<const std::string_view> f, Scratch* s, Batch* b) const;
   // Whether the split keeps this row.
   bool SplitKeeps(std::string_view v) const;
 

@@ -1,10 +1,12 @@
 // The binary cache: round trips, staleness, corruption, shuffled epochs, shards.
+#include "core/crc32c.h"
 #include "data/cache.h"
 
 #include <gtest/gtest.h>
 #include <sys/stat.h>
 #include <sys/time.h>
 
+#include <cstring>
 #include <filesystem>
 #include <fstream>
 #include <set>
@@ -173,6 +175,27 @@ TEST(CacheTest, ShuffledEpochsAndShardsCoverEveryRowOnce) {
     orders.push_back(all);
   }
   EXPECT_NE(orders[0], orders[1]);  // a fresh order each epoch
+}
+
+TEST(CacheTest, DecodesAnEmptyBlockAndRejectsGarbage) {
+  // Found by fuzz_cache: a block of 0 rows and 0 keys (memcpy into empty vectors).
+  std::string block(32 + 8, '\0');
+  const uint32_t magic = 0x314b4c42, flags = 1;  // "BLK1", values all ones
+  std::memcpy(block.data(), &magic, 4);
+  std::memcpy(block.data() + 16, &flags, 4);
+  uint32_t payload = Crc32c(block.data() + 32, 8);
+  std::memcpy(block.data() + 20, &payload, 4);
+  uint32_t head = Crc32c(block.data(), 24);
+  std::memcpy(block.data() + 24, &head, 4);
+  Batch b;
+  ASSERT_TRUE(DecodeCacheBlock(block.data(), block.size(), false, &b).ok());
+  EXPECT_EQ(b.rows(), 0u);
+  EXPECT_TRUE(b.Valid());
+  EXPECT_FALSE(DecodeCacheBlock(block.data(), block.size(), true, &b).ok());  // fields flag
+  EXPECT_FALSE(DecodeCacheBlock(block.data(), 31, false, &b).ok());
+  block[33] = 1;  // payload changed under its CRC
+  EXPECT_EQ(DecodeCacheBlock(block.data(), block.size(), false, &b).message(),
+            "block payload CRC mismatch");
 }
 
 }  // namespace
