@@ -201,7 +201,11 @@ Status Launcher::MergeModel(uint64_t* rows) {
   model::ModelHeader h;
   h.mutable_model()->CopyFrom(cfg_.model());
   *h.mutable_features() = features_;
-  h.set_config_text(config_text_);
+  // The config without where this run happened to write: the same training gives the
+  // same model file, byte for byte, wherever it ran.
+  config::ExperimentConfig provenance = cfg_;
+  provenance.clear_output();
+  h.set_config_text(TextOf(provenance));
   h.set_num_fields(spec_.num_fields);
   // Tables by name across parts, in server (= key) order.
   std::map<std::string, std::pair<uint32_t, std::vector<const model_file::ModelData::Table*>>> by;
