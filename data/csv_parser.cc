@@ -240,7 +240,9 @@ bool CsvParser::SplitKeeps(std::string_view v) const {
   return test == (part_ == 2);
 }
 
-void CsvParser::ScratchDeleter::operator()(Scratch* s) const { delete s; }
+void CsvParser::ScratchDeleter::operator()(Scratch* s) const {
+  delete s;
+}
 
 std::unique_ptr<CsvParser::Scratch, CsvParser::ScratchDeleter> CsvParser::NewScratch() const {
   std::unique_ptr<Scratch, ScratchDeleter> s(new Scratch());

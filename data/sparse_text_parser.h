@@ -10,6 +10,7 @@
 #pragma once
 
 #include <cstdint>
+#include <vector>
 
 #include "data/line_parser.h"
 #include "proto/data.pb.h"
@@ -30,6 +31,15 @@ class SparseTextParser : public LineParser {
   // (then b is as before); [*tok, *tok_end) is the offending token.
   const char* ParseLine(const char* p, const char* end, Batch* b, const char** tok,
                         const char** tok_end) const;
+
+  // Parses one feature at *pos into b and advances *pos past it; returns nullptr, or the
+  // reason it is bad (b unchanged).
+  const char* ParseFeature(const char** pos, const char* end, Batch* b) const;
+
+  // Keys of indices below kSmallIndices, precomputed: most LIBSVM data sets number their
+  // features densely from 1, and a table lookup is several times cheaper than XXH3.
+  static constexpr uint64_t kSmallIndices = 4096;
+  std::vector<uint64_t> small_keys_;
 
   bool ffm_;
   bool hash_;

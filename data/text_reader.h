@@ -29,7 +29,8 @@
 
 namespace sparrow::data {
 
-// Which rows of a spec's `split` to read.
+// Which rows of a spec's `split` to read. A spec without a split has no parts: kTrain and
+// kTest then both read every row (a caller with separate test files reads those instead).
 enum class SplitPart { kAll = 0, kTrain = 1, kTest = 2 };
 
 struct ReadOptions {
@@ -37,7 +38,7 @@ struct ReadOptions {
   uint32_t shard = 0;
   uint32_t num_shards = 1;
   SplitPart part = SplitPart::kAll;  // kAll ignores the spec's split
-  size_t chunk_bytes = 256 << 10;
+  size_t chunk_bytes = 128 << 10;
 };
 
 struct ReadStats {

@@ -226,6 +226,26 @@ TEST(CriteoTest, TinyCsvAndTsvAgree) {
   EXPECT_EQ(b.fields, csv.fields);
 }
 
+TEST(CriteoTest, UnlabeledTestFile) {
+  TempDir dir;
+  std::string row = "3";
+  for (int i = 1; i < 13; ++i) row += "\t";
+  for (int i = 0; i < 26; ++i) row += "\tab";
+  std::string path = dir.Write("test.tsv", row + "\n");
+  DataSpec data = SpecOf("has_label: false train: '" + path + "'");
+  Batch b;
+  ASSERT_TRUE(ReadAll(data, Resolve(data), {path}, {}, &b).ok());
+  ASSERT_EQ(b.rows(), 1u);
+  EXPECT_EQ(b.labels[0], 0.0f);
+  EXPECT_EQ(b.keys[0], FeatureKey(0, "I1", "L1"));  // ln(3)^2 = 1.2
+  EXPECT_EQ(b.keys[1], FeatureKey(0, "I2", ""));
+  EXPECT_EQ(b.keys[13], FeatureKey(0, "C1", "ab"));
+  // The same row with a label column is one field too many.
+  std::string bad = dir.Write("bad.tsv", "0\t" + row + "\n");
+  EXPECT_EQ(ReadAll(data, Resolve(data), {bad}, {}, &b).message(),
+            bad + ":1: expected 39 fields, got 40");
+}
+
 TEST(CsvTest, QuotesMissingAndCrlf) {
   TempDir dir;
   std::string path = dir.Write(
