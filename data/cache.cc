@@ -17,6 +17,17 @@
 #include "data/feature_spec.h"
 
 namespace sparrow::data {
+
+// One block in flight through the read pipeline; reused from read to read.
+struct CacheSlot {
+  std::string bytes;
+  uint64_t block = 0;
+  Batch batch;
+  Batch scratch;
+  std::vector<uint32_t> perm;
+  Status status;
+};
+
 namespace {
 
 constexpr char kMagic[8] = {'S', 'P', 'R', 'W', 'C', 'A', 'C', 'H'};
@@ -151,14 +162,6 @@ Status OpenCache(const std::string& path, OpenCacheFile* f) {
   }
   return Status::Ok();
 }
-
-struct Slot {
-  std::string bytes;
-  uint64_t block = 0;
-  Batch batch;
-  Batch scratch;
-  Status status;
-};
 
 void ShuffleRows(uint64_t seed, uint64_t epoch, uint64_t block, Batch* b, Batch* tmp,
                  std::vector<uint32_t>* perm) {
@@ -352,9 +355,12 @@ Result<CacheHeader> ReadCacheHeader(const std::string& path) {
   return f.header;
 }
 
-Status ReadCache(const std::string& path, const FeatureSpec* expect,
-                 const CacheReadOptions& options, const std::function<Status(const Batch&)>& sink,
-                 CacheStats* stats) {
+CacheReader::CacheReader() = default;
+CacheReader::~CacheReader() = default;
+
+Status CacheReader::Read(const std::string& path, const FeatureSpec* expect,
+                         const CacheReadOptions& options,
+                         const std::function<Status(const Batch&)>& sink, CacheStats* stats) {
   CacheStats local;
   if (stats == nullptr) stats = &local;
   if (options.num_shards == 0 || options.shard >= options.num_shards) {
@@ -391,17 +397,21 @@ Status ReadCache(const std::string& path, const FeatureSpec* expect,
   }
   const int threads = options.threads < 1 ? 1 : options.threads;
   const size_t ntokens = 2 * static_cast<size_t>(threads);
-  std::vector<std::unique_ptr<Slot>> ring;
-  for (size_t i = 0; i < ntokens; ++i) ring.push_back(std::make_unique<Slot>());
+  if (threads != threads_) {
+    threads_ = threads;
+    arena_ = std::make_unique<tbb::task_arena>(threads);
+    while (ring_.size() < ntokens) ring_.push_back(std::make_unique<CacheSlot>());
+  }
+  std::vector<std::unique_ptr<CacheSlot>>& ring = ring_;
   size_t next = 0, pos = 0;
   std::atomic<bool> failed{false};
   Status input_status, output_status;
-  auto input = [&](tbb::flow_control& fc) -> Slot* {
+  auto input = [&](tbb::flow_control& fc) -> CacheSlot* {
     if (failed.load(std::memory_order_relaxed) || pos == order.size()) {
       fc.stop();
       return nullptr;
     }
-    Slot* s = ring[next++ % ntokens].get();
+    CacheSlot* s = ring[next++ % ntokens].get();
     s->block = order[pos++];
     uint64_t begin = f.offsets[s->block], end = f.offsets[s->block + 1];
     s->bytes.resize(end - begin);
@@ -414,19 +424,18 @@ Status ReadCache(const std::string& path, const FeatureSpec* expect,
     }
     return s;
   };
-  auto decode = [&](Slot* s) -> Slot* {
+  auto decode = [&](CacheSlot* s) -> CacheSlot* {
     if (failed.load(std::memory_order_relaxed)) return s;
     s->status = DecodeCacheBlock(s->bytes.data(), s->bytes.size(), f.has_fields, &s->batch);
     if (s->status.ok() && s->batch.rows() != f.rows[s->block]) {
       s->status = DataLoss("block row count disagrees with the index");
     }
     if (s->status.ok() && options.shuffle) {
-      std::vector<uint32_t> perm;
-      ShuffleRows(options.shuffle_seed, options.epoch, s->block, &s->batch, &s->scratch, &perm);
+      ShuffleRows(options.shuffle_seed, options.epoch, s->block, &s->batch, &s->scratch, &s->perm);
     }
     return s;
   };
-  auto output = [&](Slot* s) {
+  auto output = [&](CacheSlot* s) {
     if (failed.load(std::memory_order_relaxed)) return;
     if (!s->status.ok()) {
       output_status = DataLoss(path + ": corrupt cache block " + std::to_string(s->block) +
@@ -444,15 +453,21 @@ Status ReadCache(const std::string& path, const FeatureSpec* expect,
       failed = true;
     }
   };
-  tbb::task_arena arena(threads);
-  arena.execute([&] {
+  arena_->execute([&] {
     tbb::parallel_pipeline(
-        ntokens, tbb::make_filter<void, Slot*>(tbb::filter_mode::serial_in_order, input) &
-                     tbb::make_filter<Slot*, Slot*>(tbb::filter_mode::parallel, decode) &
-                     tbb::make_filter<Slot*, void>(tbb::filter_mode::serial_in_order, output));
+        ntokens, tbb::make_filter<void, CacheSlot*>(tbb::filter_mode::serial_in_order, input) &
+                     tbb::make_filter<CacheSlot*, CacheSlot*>(tbb::filter_mode::parallel, decode) &
+                     tbb::make_filter<CacheSlot*, void>(tbb::filter_mode::serial_in_order, output));
   });
   SPARROW_RETURN_IF_ERROR(input_status);
   return output_status;
+}
+
+Status ReadCache(const std::string& path, const FeatureSpec* expect,
+                 const CacheReadOptions& options, const std::function<Status(const Batch&)>& sink,
+                 CacheStats* stats) {
+  CacheReader reader;
+  return reader.Read(path, expect, options, sink, stats);
 }
 
 }  // namespace sparrow::data

@@ -21,6 +21,8 @@
 // the sink on one thread at a time, in order.
 #pragma once
 
+#include <oneapi/tbb/task_arena.h>
+
 #include <cstdint>
 #include <functional>
 #include <memory>
@@ -89,8 +91,26 @@ struct CacheStats {
 // Reads the header of the cache at `path`.
 Result<CacheHeader> ReadCacheHeader(const std::string& path);
 
-// Reads the cache at `path`. If `expect` is not null its fingerprint must match the
-// cache's. Batches (one per block) reach `sink` in block order.
+struct CacheSlot;
+
+// Reads caches, keeping its buffers and threads from read to read, so that an epoch
+// allocates nothing after the first.
+class CacheReader {
+ public:
+  CacheReader();
+  ~CacheReader();
+  // Reads the cache at `path`. If `expect` is not null its fingerprint must match the
+  // cache's. Batches (one per block) reach `sink` in the options' block order.
+  Status Read(const std::string& path, const FeatureSpec* expect, const CacheReadOptions& options,
+              const std::function<Status(const Batch&)>& sink, CacheStats* stats);
+
+ private:
+  int threads_ = 0;
+  std::unique_ptr<tbb::task_arena> arena_;
+  std::vector<std::unique_ptr<CacheSlot>> ring_;
+};
+
+// One-shot CacheReader().Read(...).
 Status ReadCache(const std::string& path, const FeatureSpec* expect,
                  const CacheReadOptions& options, const std::function<Status(const Batch&)>& sink,
                  CacheStats* stats);
