@@ -2,6 +2,7 @@
 
 #include <google/protobuf/text_format.h>
 
+#include <array>
 #include <charconv>
 #include <cmath>
 #include <cstdio>
@@ -52,9 +53,10 @@ std::string LevelName(uint32_t level) {
 
 }  // namespace
 
+// Fixed arrays: drawing a row allocates nothing (a scale run draws billions).
 struct SynthModel::Row {
-  std::vector<float> numeric;   // per column (unused for categorical)
-  std::vector<uint32_t> level;  // per column; numeric: 1 = missing
+  std::array<float, kMaxColumns> numeric;   // per column (unused for categorical)
+  std::array<uint32_t, kMaxColumns> level;  // per column; numeric: 1 = missing
   double label = 0;
   float exposure = 1;
 };
@@ -146,8 +148,8 @@ double SynthModel::TrueWeight(size_t col, uint32_t level) const {
 
 void SynthModel::Draw(uint64_t index, Row* row) const {
   uint64_t s = XXH3_64bits_withSeed(&index, sizeof(index), seed_);
-  row->numeric.assign(columns_.size(), 0.0f);
-  row->level.assign(columns_.size(), 0);
+  row->numeric.fill(0.0f);
+  row->level.fill(0);
   double margin = bias_;
   for (size_t c = 0; c < columns_.size(); ++c) {
     const Column& col = columns_[c];

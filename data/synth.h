@@ -58,6 +58,7 @@ class SynthModel {
     uint64_t seed;    // ColumnSeed
     uint32_t field;
   };
+  static constexpr size_t kMaxColumns = 16;
   struct Row;  // one drawn row
   void Draw(uint64_t index, Row* row) const;
   double TrueWeight(size_t col, uint32_t level) const;  // level = levels: missing
