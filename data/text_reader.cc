@@ -53,25 +53,20 @@ class FileReader {
 
   std::string path_;
   uint64_t line_base_ = kUnknownLine;  // absolute index of the shard's first line
-  // Line number of the chunk at prefix_offset_, counted only when an error needs it.
-  uint64_t prefix_offset_ = UINT64_MAX;
-  uint64_t prefix_lines_ = 0;
+  // The same, counted by the output stage when an error needs it and line_base_ is unknown
+  // (line_base_ is the input stage's, read by parsers; this one is the output stage's own).
+  uint64_t error_line_base_ = kUnknownLine;
 };
 
 std::string FileReader::LineName(const Slot& s, uint64_t line_in_chunk) {
-  uint64_t line;
-  if (line_base_ != kUnknownLine) {
-    line = line_base_ + s.chunk.first_line + line_in_chunk + 1;
-  } else {
-    // A shard starting mid-file: count the lines before this chunk now that one is needed.
-    if (prefix_offset_ != s.chunk.offset) {
-      Result<uint64_t> n = LineNumberAt(path_, s.chunk.offset);
-      prefix_lines_ = n.ok() ? *n : 0;
-      prefix_offset_ = s.chunk.offset;
-    }
-    line = prefix_lines_ + line_in_chunk;
+  uint64_t base = line_base_ != kUnknownLine ? line_base_ : error_line_base_;
+  if (base == kUnknownLine) {
+    // A shard starting mid-file: count the lines before this chunk, once, now that an
+    // error needs them; later chunks follow from the chunks' own counts.
+    Result<uint64_t> n = LineNumberAt(path_, s.chunk.offset);
+    base = error_line_base_ = (n.ok() ? *n - 1 : 0) - s.chunk.first_line;
   }
-  return path_ + ":" + std::to_string(line);
+  return path_ + ":" + std::to_string(base + s.chunk.first_line + line_in_chunk + 1);
 }
 
 Status FileReader::Read(const std::string& path) {
@@ -95,7 +90,7 @@ Status FileReader::Read(const std::string& path) {
   }
   const bool needs_line_base = base.num_shards > 1 || (base.modulus != 0 && base.part != 0);
   line_base_ = begin == 0 ? 0 : kUnknownLine;
-  prefix_offset_ = UINT64_MAX;
+  error_line_base_ = kUnknownLine;
   SPARROW_ASSIGN_OR_RETURN(auto stream, OpenByteStream(path, begin > 0 ? begin - 1 : 0));
   LineChunker chunker(std::move(stream), path, begin, end, options_.chunk_bytes);
 

@@ -169,6 +169,15 @@ TEST(ShardTest, ErrorsInLaterShardsNameTheAbsoluteLine) {
   Batch b;
   Status st = ReadAll(data, fs, {path}, options, &b);
   EXPECT_EQ(st.message(), path + ":877: label not parseable: 'oops'");
+  // Several bad lines in several chunks: counted once, then named from the chunks' counts.
+  std::string many;
+  for (int i = 0; i < 1000; ++i) many += (i == 600 || i == 876 || i == 950) ? "x\n" : "1 1:1 2:1\n";
+  std::string path2 = dir.Write("e2.svm", many);
+  data.set_max_bad_lines(2);
+  ReadStats stats;
+  st = ReadAll(data, fs, {path2}, options, &b, &stats);
+  EXPECT_EQ(stats.first_bad, path2 + ":601: label not parseable: 'x'");
+  EXPECT_EQ(st.message(), path2 + ":951: label not parseable: 'x'");
 }
 
 TEST(ShardTest, RowIndexSplitIsShardIndependent) {
