@@ -11,6 +11,9 @@ namespace sparrow::server {
 
 using transport::Message;
 
+Server::Server(cluster::Node* node, int threads)
+    : node_(node), threads_(std::max(1, threads)), arena_(std::max(1, threads)) {}
+
 void Server::Attach() {
   node_->SetDeadHandler([this](const std::vector<int>& dead, const std::string&) { OnDead(dead); });
 }
@@ -97,7 +100,10 @@ Status Server::CreateTable(const Message& msg) {
                            " already exists with another spec");
   }
   const size_t servers = std::max<size_t>(1, node_->table().servers.size());
-  SPARROW_ASSIGN_OR_RETURN(auto table, Table::Create(spec, spec.expected_keys() / servers));
+  const wire::NodeInfo* me = node_->table().Find(node_->id());
+  SPARROW_ASSIGN_OR_RETURN(
+      auto table, Table::Create(spec, spec.expected_keys() / servers, me->key_begin(),
+                                me->key_end(), threads_, threads_ > 1 ? &arena_ : nullptr));
   LOG(INFO) << "table " << spec.id() << " '" << spec.name() << "': width " << spec.width() << ", "
             << wire::OptimizerKind_Name(spec.optimizer());
   tables_[spec.id()] = std::move(table);

@@ -13,6 +13,8 @@
 // Thread safety: Handle() and OnDead() on the node's receive thread only.
 #pragma once
 
+#include <oneapi/tbb/task_arena.h>
+
 #include <cstdint>
 #include <deque>
 #include <map>
@@ -25,8 +27,9 @@ namespace sparrow::server {
 
 class Server {
  public:
-  // `node` must outlive the server; call Attach() before node->Start().
-  explicit Server(cluster::Node* node) : node_(node) {}
+  // `node` must outlive the server; call Attach() before node->Start(). Each table is cut
+  // into `threads` parts, served by that many threads for large requests.
+  Server(cluster::Node* node, int threads);
   void Attach();
 
   // Data and control messages for this server (the node's handler).
@@ -49,6 +52,8 @@ class Server {
   void EnsureWorkerClocks();
 
   cluster::Node* node_;
+  int threads_;
+  tbb::task_arena arena_;
   std::map<uint32_t, std::unique_ptr<Table>> tables_;
   std::map<int, int64_t> worker_clock_;  // live, unfinished workers only
   bool clocks_initialised_ = false;

@@ -10,8 +10,13 @@ constexpr double kGrowth = 1.25;
 constexpr size_t kMinCapacity = 16;
 }  // namespace
 
-SparseTable::SparseTable(uint32_t row_floats, size_t expected_keys)
-    : row_floats_(row_floats), stride_(2 + row_floats), max_key_row_(row_floats) {
+SparseTable::SparseTable(uint32_t row_floats, size_t expected_keys, uint64_t key_begin,
+                         uint64_t key_end)
+    : row_floats_(row_floats),
+      stride_(2 + row_floats),
+      max_key_row_(row_floats),
+      key_begin_(key_begin),
+      key_span_(static_cast<unsigned __int128>(key_end - key_begin) + 1) {
   Rehash(std::max(kMinCapacity, static_cast<size_t>(std::ceil(expected_keys / kMaxLoad))));
 }
 
@@ -39,7 +44,7 @@ float* SparseTable::FindOrInsert(uint64_t key, bool* inserted) {
     return max_key_row_.data();
   }
   size_t i = Home(key);
-  for (;;) {
+  for (size_t probe = 0;; ++probe) {
     uint32_t* s = slots_.get() + i * stride_;
     const uint64_t k = KeyAt(s);
     if (k == key) {
@@ -47,6 +52,11 @@ float* SparseTable::FindOrInsert(uint64_t key, bool* inserted) {
       return reinterpret_cast<float*>(s + 2);
     }
     if (k == kEmpty) break;
+    if (probe > kMaxProbe && !mixed_) {
+      mixed_ = true;
+      Rehash(capacity_);
+      return FindOrInsert(key, inserted);
+    }
     if (++i == capacity_) i = 0;
   }
   if (size_ + 1 > grow_at_) {
@@ -65,11 +75,25 @@ void SparseTable::Reserve(size_t keys) {
   if (want > capacity_) Rehash(want);
 }
 
+void SparseTable::ReserveFor(const uint64_t* keys, size_t n) {
+  if (size_ + n <= grow_at_) return;
+  size_t missing = 0;
+  for (size_t i = 0; i < n; ++i) missing += Find(keys[i]) == nullptr;
+  if (size_ + missing > grow_at_) {
+    Reserve(std::max<size_t>(size_ + missing, static_cast<size_t>(capacity_ * kGrowth)));
+  }
+}
+
 void SparseTable::Rehash(size_t new_capacity) {
   std::unique_ptr<uint32_t[]> old = std::move(slots_);
   const size_t old_capacity = capacity_;
   capacity_ = new_capacity;
   grow_at_ = static_cast<size_t>(capacity_ * kMaxLoad);
+  // A range narrower than the arena cannot be spread by scaling: scatter instead.
+  if (key_span_ <= capacity_) mixed_ = true;
+  if (!mixed_) {
+    scale_ = static_cast<uint64_t>((static_cast<unsigned __int128>(capacity_) << 64) / key_span_);
+  }
   slots_.reset(new uint32_t[capacity_ * stride_]);
   for (size_t i = 0; i < capacity_; ++i) std::memcpy(slots_.get() + i * stride_, &kEmpty, 8);
   for (size_t j = 0; j < old_capacity; ++j) {

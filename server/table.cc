@@ -1,5 +1,8 @@
 #include "server/table.h"
 
+#include <oneapi/tbb/parallel_for.h>
+
+#include <algorithm>
 #include <cmath>
 
 namespace sparrow::server {
@@ -29,7 +32,9 @@ bool Finite(float v) {
 
 }  // namespace
 
-Result<std::unique_ptr<Table>> Table::Create(const wire::TableSpec& spec, size_t expected_keys) {
+Result<std::unique_ptr<Table>> Table::Create(const wire::TableSpec& spec, size_t expected_keys,
+                                             uint64_t key_begin, uint64_t key_end, int parts,
+                                             tbb::task_arena* arena) {
   const std::string where = "table " + std::to_string(spec.id()) +
                             (spec.name().empty() ? "" : " ('" + spec.name() + "')");
   if (spec.width() == 0 || spec.width() > 4096) {
@@ -50,56 +55,102 @@ Result<std::unique_ptr<Table>> Table::Create(const wire::TableSpec& spec, size_t
   if (spec.beta1() >= 1.0f || spec.beta2() >= 1.0f) {
     return InvalidArgument(where + ": Adam's beta1 and beta2 must be below 1");
   }
-  return std::unique_ptr<Table>(new Table(spec, RuleParams::FromSpec(spec), expected_keys));
+  if (parts < 1 || parts > 256) return InvalidArgument(where + ": parts must be in [1, 256]");
+  std::unique_ptr<Table> t(new Table(spec, RuleParams::FromSpec(spec)));
+  t->arena_ = arena;
+  const unsigned __int128 span = static_cast<unsigned __int128>(key_end - key_begin) + 1;
+  const uint32_t floats = StateFloats(spec.optimizer(), t->params_.width);
+  for (int p = 0; p < parts; ++p) {
+    Part part;
+    part.begin = key_begin + static_cast<uint64_t>(span * p / parts);
+    part.end = key_begin + static_cast<uint64_t>(span * (p + 1) / parts - 1);
+    part.rows = std::make_unique<SparseTable>(floats, expected_keys / parts, part.begin, part.end);
+    t->parts_.push_back(std::move(part));
+  }
+  return t;
 }
 
-Table::Table(const wire::TableSpec& spec, RuleParams params, size_t expected_keys)
-    : spec_(spec),
-      params_(params),
-      rule_(MakeRule(spec.optimizer(), params)),
-      rows_(StateFloats(spec.optimizer(), params.width), expected_keys) {}
+Table::Table(const wire::TableSpec& spec, RuleParams params)
+    : spec_(spec), params_(params), rule_(MakeRule(spec.optimizer(), params)) {}
+
+template <typename Fn>
+void Table::ForEachSlice(const uint64_t* keys, size_t n, Fn fn) const {
+  // Below this many keys a request runs inline: a handoff costs more than the work.
+  constexpr size_t kParallelMin = 16384;
+  std::vector<size_t> begin(parts_.size() + 1, 0);
+  for (size_t p = 0; p < parts_.size(); ++p) {
+    begin[p + 1] = p + 1 == parts_.size()
+                       ? n
+                       : std::upper_bound(keys + begin[p], keys + n, parts_[p].end) - keys;
+  }
+  auto run = [&](size_t p) {
+    if (begin[p + 1] > begin[p]) fn(p, begin[p], begin[p + 1] - begin[p]);
+  };
+  if (arena_ == nullptr || parts_.size() == 1 || n < kParallelMin) {
+    for (size_t p = 0; p < parts_.size(); ++p) run(p);
+    return;
+  }
+  arena_->execute([&] { tbb::parallel_for(size_t{0}, parts_.size(), run); });
+}
 
 void Table::Push(const uint64_t* keys, const float* grads, size_t n) {
   const uint32_t w = width();
-  std::visit(
-      [&](const auto& rule) {
-        for (size_t i = 0; i < n; ++i) {
-          if (i + kPrefetchDistance < n) rows_.Prefetch(keys[i + kPrefetchDistance]);
-          bool inserted;
-          float* row = rows_.FindOrInsert(keys[i], &inserted);
-          if (inserted) rule.Init(keys[i], row);
-          rule.Update(row, grads + i * w);
-        }
-      },
-      rule_);
+  ForEachSlice(keys, n, [&](size_t p, size_t first, size_t count) {
+    SparseTable& rows = *parts_[p].rows;
+    const uint64_t* k = keys + first;
+    const float* g = grads + first * w;
+    rows.ReserveFor(k, count);
+    std::visit(
+        [&](const auto& rule) {
+          for (size_t i = 0; i < count; ++i) {
+            if (i + kPrefetchDistance < count) rows.Prefetch(k[i + kPrefetchDistance]);
+            bool inserted;
+            float* row = rows.FindOrInsert(k[i], &inserted);
+            if (inserted) rule.Init(k[i], row);
+            rule.Update(row, g + i * w);
+          }
+        },
+        rule_);
+  });
 }
 
 void Table::Pull(const uint64_t* keys, size_t n, float* out) const {
   const uint32_t w = width();
-  std::vector<float> fresh;
-  std::visit(
-      [&](const auto& rule) {
-        for (size_t i = 0; i < n; ++i) {
-          if (i + kPrefetchDistance < n) rows_.Prefetch(keys[i + kPrefetchDistance]);
-          const float* row = rows_.Find(keys[i]);
-          if (row != nullptr) {
-            rule.Weights(row, out + i * w);
-          } else {
-            fresh.resize(rows_.row_floats());
-            rule.Init(keys[i], fresh.data());
-            rule.Weights(fresh.data(), out + i * w);
+  ForEachSlice(keys, n, [&](size_t p, size_t first, size_t count) {
+    const SparseTable& rows = *parts_[p].rows;
+    const uint64_t* k = keys + first;
+    float* o = out + first * w;
+    std::vector<float> fresh;  // a never-pushed key's initial row: computed, not stored
+    std::visit(
+        [&](const auto& rule) {
+          for (size_t i = 0; i < count; ++i) {
+            if (i + kPrefetchDistance < count) rows.Prefetch(k[i + kPrefetchDistance]);
+            const float* row = rows.Find(k[i]);
+            if (row != nullptr) {
+              rule.Weights(row, o + i * w);
+            } else {
+              fresh.resize(rows.row_floats());
+              rule.Init(k[i], fresh.data());
+              rule.Weights(fresh.data(), o + i * w);
+            }
           }
-        }
-      },
-      rule_);
+        },
+        rule_);
+  });
 }
 
 wire::TableStats Table::Stats() const {
   wire::TableStats s;
   s.set_table(spec_.id());
-  s.set_keys(rows_.size());
-  s.set_bytes(rows_.bytes() + sizeof(*this));
-  s.set_capacity(rows_.capacity());
+  size_t keys = 0, bytes = sizeof(*this), capacity = 0;
+  for (const auto& p : parts_) {
+    keys += p.rows->size();
+    bytes += p.rows->bytes() + sizeof(p);
+    capacity += p.rows->capacity();
+  }
+  s.set_keys(keys);
+  s.set_bytes(bytes);
+  s.set_capacity(capacity);
   return s;
 }
 

@@ -4,11 +4,20 @@
 // Pull returns weights only (never optimizer state), computing a never-pushed key's initial
 // weights without storing it, so reading does not grow the table.
 //
-// Thread safety: none; the server's request thread owns its tables.
+// Parts. The table's key range is cut into `parts` equal sub-ranges, each with its own
+// arena. A large request is split at the part boundaries (its keys are sorted, so each
+// part gets one contiguous slice) and the slices run in parallel on the given oneTBB
+// arena; parts share nothing, so nothing is locked. Small requests run inline: handing
+// them to another thread would cost more than the work.
+//
+// Thread safety: one caller at a time (the server's request thread).
 #pragma once
+
+#include <oneapi/tbb/task_arena.h>
 
 #include <memory>
 #include <variant>
+#include <vector>
 
 #include "core/status.h"
 #include "proto/wire.pb.h"
@@ -20,40 +29,57 @@ namespace sparrow::server {
 class Table {
  public:
   // Validates the spec (width, optimizer, hyper-parameters). `expected_keys` sizes the
-  // arena for this server's share (0: grow on demand).
-  static Result<std::unique_ptr<Table>> Create(const wire::TableSpec& spec, size_t expected_keys);
+  // arena for this server's share (0: grow on demand); keys are expected in
+  // [key_begin, key_end] (this server's range).
+  // `parts` >= 1 sub-ranges; `arena`, if not null, runs them in parallel and must outlive
+  // the table.
+  static Result<std::unique_ptr<Table>> Create(const wire::TableSpec& spec, size_t expected_keys,
+                                               uint64_t key_begin = 0, uint64_t key_end = ~0ull,
+                                               int parts = 1, tbb::task_arena* arena = nullptr);
 
   const wire::TableSpec& spec() const { return spec_; }
   uint32_t width() const { return params_.width; }
 
-  // grads: n x width floats, row-major.
+  // keys: sorted ascending. grads: n x width floats, row-major.
   void Push(const uint64_t* keys, const float* grads, size_t n);
-  // out: n x width floats.
+  // keys: sorted ascending. out: n x width floats.
   void Pull(const uint64_t* keys, size_t n, float* out) const;
 
   wire::TableStats Stats() const;
 
-  // Calls f(key, const float* weights) for every stored key (weights: width floats).
+  // Calls f(key, const float* weights) for every stored key (weights: width floats), part
+  // by part in key-range order.
   template <typename F>
   void ForEachWeights(F f) const {
     std::vector<float> w(width());
     std::visit(
         [&](const auto& rule) {
-          rows_.ForEach([&](uint64_t k, const float* row) {
-            rule.Weights(row, w.data());
-            f(k, w.data());
-          });
+          for (const auto& part : parts_) {
+            part.rows->ForEach([&](uint64_t k, const float* row) {
+              rule.Weights(row, w.data());
+              f(k, w.data());
+            });
+          }
         },
         rule_);
   }
 
  private:
-  Table(const wire::TableSpec& spec, RuleParams params, size_t expected_keys);
+  struct Part {
+    uint64_t begin, end;  // inclusive key range
+    std::unique_ptr<SparseTable> rows;
+  };
+  Table(const wire::TableSpec& spec, RuleParams params);
+  // Calls fn(part, first, count) for each part's slice of the sorted `keys`, in parallel
+  // when the request is large and an arena is set.
+  template <typename Fn>
+  void ForEachSlice(const uint64_t* keys, size_t n, Fn fn) const;
 
   wire::TableSpec spec_;
   RuleParams params_;
   std::variant<SgdRule, AdaGradRule, FtrlRule, AdamRule> rule_;
-  SparseTable rows_;
+  std::vector<Part> parts_;
+  tbb::task_arena* arena_ = nullptr;
 };
 
 }  // namespace sparrow::server

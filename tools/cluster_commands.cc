@@ -14,7 +14,7 @@ std::vector<Command> ClusterCommands() {
       {"server",
        "--scheduler=HOST:PORT [--bind=HOST:PORT]",
        "hold a key range of every table (weights and optimizer state) and serve push/pull",
-       {SPARROW_NODE_FLAGS},
+       {SPARROW_NODE_FLAGS, "server_threads"},
        &RunServer},
       {"worker",
        "--scheduler=HOST:PORT --task=kv_bench [task flags]",

@@ -6,6 +6,10 @@
 #include "tools/cluster_flags.h"
 #include "tools/cluster_roles.h"
 
+DEFINE_int32(server_threads, 2,
+             "threads (and parts of every table) a server uses for large requests; small "
+             "requests run on the receiving thread");
+
 namespace sparrow::tools {
 
 int RunServer(const std::vector<std::string>& /*args*/) {
@@ -14,7 +18,7 @@ int RunServer(const std::vector<std::string>& /*args*/) {
     _exit(1);
   });
   cluster::Node node(NodeOptionsFromFlags(wire::SERVER));
-  server::Server srv(&node);
+  server::Server srv(&node, FLAGS_server_threads);
   srv.Attach();
   Status st = node.Start([&srv](transport::Message&& m) { srv.Handle(std::move(m)); });
   if (!st.ok()) {

@@ -73,3 +73,33 @@ TEST(SparseTableTest, ReserveAvoidsGrowth) {
 
 }  // namespace
 }  // namespace sparrow::server
+
+namespace sparrow::server {
+namespace {
+
+TEST(SparseTableTest, NonUniformKeysSwitchToMixedPlacementAndStayCorrect) {
+  // Raw ids 0..N-1 all sit at the bottom of the 64-bit range: order-preserving placement
+  // would pile them into one cluster.
+  SparseTable t(1);
+  bool inserted;
+  for (uint64_t k = 0; k < 100000; ++k) t.FindOrInsert(k, &inserted)[0] = static_cast<float>(k);
+  for (uint64_t k = 0; k < 100000; ++k) ASSERT_EQ(t.Find(k)[0], static_cast<float>(k));
+  EXPECT_EQ(t.size(), 100000u);
+}
+
+TEST(SparseTableTest, KeysOfASubRangeUseTheWholeArena) {
+  const uint64_t begin = 1ull << 63, end = ~0ull - 1;
+  SparseTable t(2, 0, begin, end);
+  std::mt19937_64 rng(9);
+  std::vector<uint64_t> keys;
+  bool inserted;
+  for (int i = 0; i < 50000; ++i) {
+    keys.push_back(begin + (rng() >> 1));
+    t.FindOrInsert(keys.back(), &inserted)[0] = 1.0f;
+  }
+  for (uint64_t k : keys) ASSERT_NE(t.Find(k), nullptr);
+  EXPECT_LE(static_cast<double>(t.bytes()) / t.size(), 24.0);
+}
+
+}  // namespace
+}  // namespace sparrow::server
