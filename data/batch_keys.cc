@@ -1,19 +1,61 @@
 #include "data/batch_keys.h"
 
 #include <algorithm>
+#include <utility>
 
 namespace sparrow::data {
+namespace {
 
+// Per-thread scratch, kept across calls so steady state allocates nothing.
+struct Scratch {
+  std::vector<uint64_t> table_keys;
+  std::vector<uint32_t> table_index;                    // kFree or the key's first-seen index
+  std::vector<uint32_t> local;                          // first-seen index of each position
+  std::vector<std::pair<uint64_t, uint32_t>> distinct;  // (key, first-seen index)
+  std::vector<uint32_t> rank;                           // first-seen index -> position in `unique`
+};
+
+constexpr uint32_t kFree = ~0u;
+
+size_t TableSize(size_t n) {
+  size_t t = 16;
+  while (t < 2 * n) t <<= 1;
+  return t;
+}
+
+}  // namespace
+
+// A popular feature appears in most rows, so a batch has far fewer distinct keys than
+// non-zeros: dedupe through a hash table in O(nnz), then sort only the distinct keys.
 void UniqueKeys(const Batch& batch, std::vector<uint64_t>* unique, std::vector<uint32_t>* slot) {
-  unique->assign(batch.keys.begin(), batch.keys.end());
-  std::sort(unique->begin(), unique->end());
-  unique->erase(std::unique(unique->begin(), unique->end()), unique->end());
-  if (slot == nullptr) return;
-  slot->resize(batch.keys.size());
-  for (size_t i = 0; i < batch.keys.size(); ++i) {
-    (*slot)[i] = static_cast<uint32_t>(
-        std::lower_bound(unique->begin(), unique->end(), batch.keys[i]) - unique->begin());
+  thread_local Scratch s;
+  const size_t n = batch.keys.size();
+  const size_t size = TableSize(n), mask = size - 1;
+  s.table_keys.resize(size);
+  s.table_index.assign(size, kFree);
+  s.local.resize(n);
+  s.distinct.clear();
+  for (size_t i = 0; i < n; ++i) {
+    const uint64_t k = batch.keys[i];
+    size_t h = static_cast<size_t>((k * 0x9E3779B97F4A7C15ull) >> 32) & mask;
+    while (s.table_index[h] != kFree && s.table_keys[h] != k) h = (h + 1) & mask;
+    if (s.table_index[h] == kFree) {
+      s.table_keys[h] = k;
+      s.table_index[h] = static_cast<uint32_t>(s.distinct.size());
+      s.distinct.emplace_back(k, static_cast<uint32_t>(s.distinct.size()));
+    }
+    s.local[i] = s.table_index[h];
   }
+  std::sort(s.distinct.begin(), s.distinct.end());
+  unique->resize(s.distinct.size());
+  s.rank.resize(s.distinct.size());
+  for (size_t r = 0; r < s.distinct.size(); ++r) {
+    (*unique)[r] = s.distinct[r].first;
+    s.rank[s.distinct[r].second] = static_cast<uint32_t>(r);
+  }
+  if (slot == nullptr) return;
+  slot->resize(n);
+  for (size_t i = 0; i < n; ++i) (*slot)[i] = s.rank[s.local[i]];
 }
 
 }  // namespace sparrow::data
