@@ -48,6 +48,9 @@ class Scorer {
   uint64_t keys() const { return keys_; }
   uint32_t file_crc() const { return crc_; }
   const std::string& path() const { return path_; }
+  // The stored rows of table "w" (linear) and, if any, "v" (factors).
+  const server::SparseTable& linear() const { return *w_; }
+  const server::SparseTable* factors() const { return v_.get(); }
 
  private:
   Scorer() = default;

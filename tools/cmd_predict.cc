@@ -6,7 +6,9 @@
 #include <cmath>
 #include <cstdio>
 #include <nlohmann/json.hpp>
+#include <unordered_map>
 
+#include "core/hash.h"
 #include "models/metrics.h"
 #include "scoring/score_files.h"
 #include "tools/data_flags.h"
@@ -118,6 +120,40 @@ int RunEval(const std::vector<std::string>&) {
   return 0;
 }
 
+// Names for the keys the feature spec can enumerate: numeric columns' value, bucket and
+// missing keys, and LIBSVM/LIBFFM indices up to max_index (or 2^20). Categorical values
+// and crosses are hashes of open-ended text; they stay unnamed.
+std::string G(double x) {
+  char buf[32];
+  std::snprintf(buf, sizeof(buf), "%g", x);
+  return buf;
+}
+
+std::unordered_map<uint64_t, std::string> KnownKeys(const data::FeatureSpec& f) {
+  std::unordered_map<uint64_t, std::string> names;
+  const uint64_t seed = f.hash_seed();
+  for (const auto& n : f.columns().numeric()) {
+    names[FeatureKey(seed, n.name(), "#")] = n.name();
+    names[FeatureKey(seed, n.name(), "")] = n.name() + "=<missing>";
+    for (int i = 0; i <= n.boundaries_size(); ++i) {
+      std::string range = i == 0 ? "(-inf" : "[" + G(n.boundaries(i - 1));
+      range += ", " + (i == n.boundaries_size() ? std::string("inf)") : G(n.boundaries(i)) + ")");
+      names[FeatureKey(seed, n.name(), "b" + std::to_string(i))] = n.name() + " in " + range;
+    }
+  }
+  for (const auto& c : f.columns().categorical()) {
+    names[FeatureKey(seed, c.name(), "")] = c.name() + "=<missing>";
+  }
+  if ((f.format() == data::LIBSVM || f.format() == data::LIBFFM) && f.hash_indices()) {
+    const uint64_t top = f.max_index() ? f.max_index() : (1u << 20);
+    const uint64_t cs = ColumnSeed(seed, "");
+    for (uint64_t i = 0; i <= top; ++i) {
+      names[FeatureKey(cs, std::to_string(i))] = "index " + std::to_string(i);
+    }
+  }
+  return names;
+}
+
 int RunInspect(const std::vector<std::string>&) {
   auto scorer = LoadModel();
   if (!scorer.ok()) return Fail("inspect", scorer.status());
@@ -137,6 +173,36 @@ int RunInspect(const std::vector<std::string>&) {
               data::Format_Name(h.features().format()).c_str(),
               static_cast<unsigned long long>(h.features().hash_seed()),
               h.features().hash_version());
+  const auto names = KnownKeys(h.features());
+  auto name = [&](uint64_t k) {
+    auto it = names.find(k);
+    char hex[32];
+    std::snprintf(hex, sizeof(hex), "key %016llx", static_cast<unsigned long long>(k));
+    return it == names.end() ? std::string(hex) + " (categorical or cross)" : it->second;
+  };
+  if (FLAGS_dump) {
+    std::printf("\n# table w: key weight [feature]\n");
+    s.linear().ForEach([&](uint64_t k, const float* w) {
+      std::printf("%llu %.9g %s\n", static_cast<unsigned long long>(k), w[0], name(k).c_str());
+    });
+    if (s.factors() != nullptr) {
+      std::printf("\n# table v: key factors...\n");
+      const uint32_t fw = s.factors()->row_floats();
+      s.factors()->ForEach([&](uint64_t k, const float* v) {
+        std::printf("%llu", static_cast<unsigned long long>(k));
+        for (uint32_t j = 0; j < fw; ++j) std::printf(" %.9g", v[j]);
+        std::printf("\n");
+      });
+    }
+    return 0;
+  }
+  std::vector<std::pair<float, uint64_t>> top;
+  s.linear().ForEach([&](uint64_t k, const float* w) { top.emplace_back(w[0], k); });
+  std::sort(top.begin(), top.end(),
+            [](const auto& a, const auto& b) { return std::fabs(a.first) > std::fabs(b.first); });
+  if (top.size() > static_cast<size_t>(std::max(0, FLAGS_top))) top.resize(FLAGS_top);
+  std::printf("\nlargest linear weights:\n");
+  for (const auto& [w, k] : top) std::printf("  %+10.5f  %s\n", w, name(k).c_str());
   return 0;
 }
 
