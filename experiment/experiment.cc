@@ -144,6 +144,14 @@ Result<config::ExperimentConfig> LoadExperiment(const std::string& path,
   if (cfg.model().kind() != config::ModelConfig::LR && cfg.model().k() < 1) {
     return InvalidArgument(where + "model.k must be at least 1 for FM and FFM");
   }
+  if (!(cfg.train().validation_fraction() >= 0 && cfg.train().validation_fraction() < 1)) {
+    return InvalidArgument(where + "train.validation_fraction must be in [0, 1)");
+  }
+  if (cfg.train().early_stopping_rounds() > 0 && cfg.train().validation_fraction() == 0) {
+    return InvalidArgument(where +
+                           "train.early_stopping_rounds needs a validation set: set "
+                           "train.validation_fraction");
+  }
   if (cfg.data().test_size() == 0 && !cfg.data().has_split()) {
     return InvalidArgument(where + "data: give test files or a split of the training files");
   }

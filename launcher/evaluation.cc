@@ -26,6 +26,7 @@ Status WriteRunReport(const std::string& title, models::Objective objective,
     for (const char* k : {"auc", "logloss", "ks", "poisson_deviance", "rmse"}) {
       if (h.test.contains(k) && h.test[k].is_number()) r.validation[k] = h.test[k].get<double>();
     }
+    if (h.validation_loss >= 0) r.validation["validation_loss"] = h.validation_loss;
     in.epochs.push_back(r);
   }
   return report::WriteReport(in, path);

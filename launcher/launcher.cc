@@ -81,7 +81,7 @@ void Launcher::Interrupt(const std::string& why) {
   if (cluster_) cluster_->RequestShutdown(why);
 }
 
-void Launcher::OnWorkerLine(int /*worker*/, const std::string& line) {
+void Launcher::OnWorkerLine(int worker, const std::string& line) {
   auto f = Fields(line);
   std::lock_guard<std::mutex> lock(mu_);
   const int epoch = f.count("epoch") ? std::atoi(f.at("epoch").c_str()) : 0;
@@ -99,6 +99,12 @@ void Launcher::OnWorkerLine(int /*worker*/, const std::string& line) {
   } else if (line.rfind("evaluated ", 0) == 0 && epoch > 0 && epoch < (int)partial_.size()) {
     ++partial_[epoch].evaluated;
     MaybeFinishEpoch(epoch);
+  } else if (line.rfind("validation ", 0) == 0 && epoch > 0 && epoch < (int)partial_.size()) {
+    partial_[epoch].validation_loss = std::atof(f["loss"].c_str());  // same on every worker
+  } else if (line.rfind("stopped ", 0) == 0 && options_.progress && worker == 0) {
+    std::printf("early stop after epoch %d: validation loss has not improved for %u epoch(s)\n",
+                epoch, cfg_.train().early_stopping_rounds());
+    std::fflush(stdout);
   } else if (line.rfind("tables ", 0) == 0) {
     table_keys_ = std::atof(f["keys"].c_str());
     table_bytes_ = std::atof(f["bytes"].c_str());
@@ -114,6 +120,7 @@ void Launcher::MaybeFinishEpoch(int epoch) {
   r.epoch = epoch;
   r.train_loss = p.rows > 0 ? p.loss_sum / p.rows : 0;
   r.seconds = p.max_seconds;
+  r.validation_loss = p.validation_loss;
   r.examples_per_s = p.max_seconds > 0 ? p.rows / p.max_seconds : 0;
   if (cfg_.train().evaluate_every_epoch() || epoch == (int)cfg_.train().epochs()) {
     auto m = ScoreEpoch(epoch);
@@ -130,6 +137,11 @@ void Launcher::MaybeFinishEpoch(int epoch) {
     const int epochs = static_cast<int>(cfg_.train().epochs());
     const double eta = elapsed / epoch * (epochs - epoch);
     std::string metric;
+    if (r.validation_loss >= 0) {
+      char buf[64];
+      std::snprintf(buf, sizeof(buf), ", validation loss %.5f", r.validation_loss);
+      metric += buf;
+    }
     for (const char* k : {"auc", "logloss", "poisson_deviance", "rmse"}) {
       if (r.test.contains(k)) {
         char buf[64];
@@ -271,6 +283,8 @@ Status Launcher::WriteOutputs(double wall_s) {
                     {"train_loss", r.train_loss},
                     {"examples_per_s", r.examples_per_s},
                     {"seconds", r.seconds},
+                    {"validation_loss", r.validation_loss >= 0 ? nlohmann::json(r.validation_loss)
+                                                               : nlohmann::json(nullptr)},
                     {"test", r.test}});
     eps_sum += r.examples_per_s;
   }

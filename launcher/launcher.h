@@ -36,7 +36,8 @@ struct EpochRecord {
   double train_loss = 0;
   double examples_per_s = 0;  // training rows / slowest worker's epoch time
   double seconds = 0;
-  nlohmann::json test;  // metrics on the test split after this epoch
+  double validation_loss = -1;  // mean loss on the held-out validation rows; -1: none
+  nlohmann::json test;          // metrics on the test split after this epoch
 };
 
 class Launcher {
@@ -69,6 +70,7 @@ class Launcher {
   struct Partial {
     int progress = 0, evaluated = 0;
     double loss_sum = 0, rows = 0, max_seconds = 0;
+    double validation_loss = -1;
   };
   std::vector<Partial> partial_;  // by epoch
   std::vector<EpochRecord> history_;

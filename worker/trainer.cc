@@ -216,12 +216,11 @@ Status Trainer::TrainEpoch(int epoch) {
   return Status::Ok();
 }
 
-Status Trainer::Evaluate(int epoch) {
-  std::vector<models::Scored> out;
-  out.reserve(test_rows_);
+Status Trainer::ScoreBatches(const std::vector<data::Batch>& batches,
+                             std::vector<models::Scored>* out) {
   Step s;
   std::vector<float> margins;
-  for (const data::Batch& b : test_) {
+  for (const data::Batch& b : batches) {
     s.batch = b;
     s.unique = std::make_shared<std::vector<uint64_t>>();
     SPARROW_RETURN_IF_ERROR(StartPull(&s));
@@ -233,11 +232,67 @@ Status Trainer::Evaluate(int epoch) {
     margins.resize(b.rows());
     models::Forward(spec_, b, s.slot.data(), p, margins.data(), &ws_);
     for (size_t r = 0; r < b.rows(); ++r) {
-      out.push_back({margins[r], b.labels[r], b.weights[r], b.offsets[r]});
+      out->push_back({margins[r], b.labels[r], b.weights[r], b.offsets[r]});
     }
   }
+  return Status::Ok();
+}
+
+Status Trainer::Evaluate(int epoch) {
+  std::vector<models::Scored> out;
+  out.reserve(test_rows_);
+  SPARROW_RETURN_IF_ERROR(ScoreBatches(test_, &out));
   SPARROW_RETURN_IF_ERROR(experiment::WriteScores(dir_.Scores("test", epoch, node_->rank()), out));
   std::printf("evaluated epoch=%d split=test rows=%zu\n", epoch, out.size());
+  std::fflush(stdout);
+  return Status::Ok();
+}
+
+void Trainer::HoldOutValidation() {
+  const double fraction = cfg_.train().validation_fraction();
+  if (fraction <= 0) return;
+  std::vector<std::pair<uint32_t, uint32_t>> keep;
+  data::Batch valid;
+  valid.has_fields = !train_.empty() && train_[0].has_fields;
+  for (const auto& [bi, ri] : rows_) {
+    // A hash of the row's place in this worker's shard: the same rows every run.
+    uint64_t h = (static_cast<uint64_t>(node_->rank()) << 48) ^ (uint64_t{bi} << 24) ^ ri;
+    h = (h ^ (h >> 31)) * 0x7FB5D329728EA185ull;
+    h ^= h >> 27;
+    if (static_cast<double>(h >> 11) * (1.0 / 9007199254740992.0) < fraction) {
+      valid.AppendRow(train_[bi], ri);
+      if (valid.rows() == 4096) {
+        valid_.push_back(valid);
+        valid.Clear();
+      }
+    } else {
+      keep.emplace_back(bi, ri);
+    }
+  }
+  if (!valid.empty()) valid_.push_back(valid);
+  rows_ = std::move(keep);
+  train_rows_ = rows_.size();
+}
+
+Status Trainer::ValidationLoss(int epoch, double* loss) {
+  std::vector<models::Scored> rows;
+  SPARROW_RETURN_IF_ERROR(ScoreBatches(valid_, &rows));
+  double sum = 0, weight = 0;
+  for (const auto& r : rows) {
+    sum += r.weight * models::Loss(spec_.objective, r.margin, r.label);
+    weight += r.weight;
+  }
+  // SGD with rate 1 on the meta table: pushing -x adds x. Two fresh keys per epoch.
+  const uint64_t k = 1000000 + 2 * static_cast<uint64_t>(epoch);
+  auto keys = std::make_shared<std::vector<uint64_t>>(std::vector<uint64_t>{k, k + 1});
+  auto g = std::make_shared<std::vector<float>>(
+      std::vector<float>{-static_cast<float>(sum), -static_cast<float>(weight)});
+  SPARROW_RETURN_IF_ERROR(kv_->Wait(kv_->Push(kMetaTable, keys, g, 1)));
+  SPARROW_RETURN_IF_ERROR(node_->Barrier(wire::WORKER));
+  float total[2];
+  SPARROW_RETURN_IF_ERROR(kv_->Wait(kv_->Pull(kMetaTable, keys, 1, total)));
+  *loss = total[1] > 0 ? total[0] / total[1] : 0;
+  std::printf("validation epoch=%d loss=%.9g\n", epoch, *loss);
   std::fflush(stdout);
   return Status::Ok();
 }
@@ -254,17 +309,38 @@ Status Trainer::Run() {
   for (uint32_t bi = 0; bi < train_.size(); ++bi) {
     for (uint32_t r = 0; r < train_[bi].rows(); ++r) rows_.emplace_back(bi, r);
   }
+  HoldOutValidation();
   const size_t bs = cfg_.train().batch_size();
   SPARROW_RETURN_IF_ERROR(AgreeOnSteps((train_rows_ + bs - 1) / bs, &steps_per_epoch_));
   LOG(INFO) << "worker " << node_->rank() << ": " << train_rows_ << " training rows, " << test_rows_
             << " test rows, " << steps_per_epoch_ << " steps per epoch";
   const int epochs = static_cast<int>(cfg_.train().epochs());
+  const uint32_t patience = cfg_.train().early_stopping_rounds();
+  double best = 0;
+  uint32_t since_best = 0;
   for (int e = 1; e <= epochs; ++e) {
     SPARROW_RETURN_IF_ERROR(TrainEpoch(e));
-    if (cfg_.train().evaluate_every_epoch() || e == epochs) {
-      // Every worker's pushes of this epoch are applied before anyone scores.
-      SPARROW_RETURN_IF_ERROR(node_->Barrier(wire::WORKER));
+    // Every worker's pushes of this epoch are applied before anyone scores.
+    SPARROW_RETURN_IF_ERROR(node_->Barrier(wire::WORKER));
+    bool stop = false;
+    if (cfg_.train().validation_fraction() > 0) {  // every worker takes part
+      double loss;
+      SPARROW_RETURN_IF_ERROR(ValidationLoss(e, &loss));
+      if (e == 1 || loss < best) {
+        best = loss;
+        since_best = 0;
+      } else {
+        ++since_best;
+      }
+      stop = patience > 0 && since_best >= patience;
+    }
+    if (cfg_.train().evaluate_every_epoch() || e == epochs || stop) {
       SPARROW_RETURN_IF_ERROR(Evaluate(e));
+    }
+    if (stop) {
+      std::printf("stopped epoch=%d\n", e);
+      std::fflush(stdout);
+      break;
     }
   }
   SPARROW_RETURN_IF_ERROR(node_->Barrier(wire::WORKER));

@@ -14,6 +14,11 @@
 // Progress goes to stdout as single lines the launcher parses:
 //   progress epoch=E rows=N loss=L seconds=S
 //   evaluated epoch=E split=test rows=N
+//   validation epoch=E loss=L          (with a validation set; same on every worker)
+//
+// Early stopping: every worker computes the same cluster-wide validation loss (partial
+// sums pushed to the servers' meta table and pulled back after a barrier), so all of
+// them decide to stop at the same epoch without a coordinator.
 //
 // Thread safety: Run() on one thread.
 #pragma once
@@ -46,6 +51,12 @@ class Trainer {
   Status StartPull(Step* s);
   Status FinishPull(Step* s);
   Status Evaluate(int epoch);
+  // Scores `batches` with the current weights.
+  Status ScoreBatches(const std::vector<data::Batch>& batches, std::vector<models::Scored>* out);
+  // Holds out validation_fraction of the training rows into valid_.
+  void HoldOutValidation();
+  // Mean validation loss over every worker (summed through the servers' meta table).
+  Status ValidationLoss(int epoch, double* loss);
 
   cluster::Node* node_;
   KVClient* kv_;
@@ -53,7 +64,7 @@ class Trainer {
   data::FeatureSpec features_;
   experiment::RunDir dir_;
   models::ModelSpec spec_;
-  std::vector<data::Batch> train_, test_;
+  std::vector<data::Batch> train_, test_, valid_;
   std::vector<std::pair<uint32_t, uint32_t>> rows_;  // (batch, row) of every training row
   size_t train_rows_ = 0, test_rows_ = 0;
   size_t steps_per_epoch_ = 0;

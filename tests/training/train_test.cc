@@ -187,6 +187,21 @@ TEST_F(SyntheticTest, OneWorkerBspRunsGiveIdenticalModelFiles) {
   EXPECT_TRUE(ma == mb) << "model files differ";
 }
 
+TEST_F(SyntheticTest, EarlyStoppingOnAValidationSplitEndsTheRunOnEveryWorker) {
+  const std::string out = *dir_ + "/early";
+  Outcome r = Sparrow({"train", *dir_ + "/synth.conf", "--out=" + out, "--set", "cluster.workers=2",
+                       "--set", "train.epochs=200", "--set", "train.validation_fraction=0.2",
+                       "--set", "train.early_stopping_rounds=1"});
+  ASSERT_EQ(r.exit, 0) << r.out << r.err;
+  EXPECT_NE(r.out.find("early stop after epoch"), std::string::npos) << r.out;
+  const auto m = ReadJson(out + "/metrics.json");
+  const size_t epochs = m["history"].size();
+  EXPECT_GE(epochs, 2u);
+  EXPECT_LT(epochs, 200u);
+  EXPECT_TRUE(m["history"][0]["validation_loss"].is_number());
+  EXPECT_GT(m["test"]["auc"].get<double>(), 0.7);
+}
+
 TEST_F(SyntheticTest, CtrlCStopsEveryProcess) {
   const std::string out = *dir_ + "/interrupted";
   std::vector<std::string> argv = {SPARROW_BINARY, "train", *dir_ + "/synth.conf",
