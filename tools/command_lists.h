@@ -13,5 +13,7 @@ std::vector<Command> ClusterCommands();
 std::vector<Command> TrainCommands();
 // convert, synth, bench parse (tools/data_commands.cc).
 std::vector<Command> DataCommands();
+// serve, bench serve (tools/serve_command_list.cc).
+std::vector<Command> ServeCommands();
 
 }  // namespace sparrow::tools

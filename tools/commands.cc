@@ -12,7 +12,7 @@ namespace sparrow::tools {
 const std::vector<Command>& Commands() {
   static const std::vector<Command> all = [] {
     std::vector<Command> v;
-    for (auto* list : {&TrainCommands, &ClusterCommands, &DataCommands}) {
+    for (auto* list : {&TrainCommands, &ClusterCommands, &DataCommands, &ServeCommands}) {
       for (const Command& c : list()) v.push_back(c);
     }
     return v;
