@@ -231,7 +231,8 @@ void KVClient::TimeoutLoop() {
 }
 
 void KVClient::Tick() {
-  const int64_t next = clock_.load() + 1;
+  // Training threads tick concurrently; servers keep the largest clock they hear.
+  const int64_t next = clock_.fetch_add(1) + 1;
   for (const auto& s : node_->table().servers) {
     Message m;
     m.header.set_command(wire::CLOCK);
@@ -240,7 +241,6 @@ void KVClient::Tick() {
     m.header.set_clock(next);
     (void)node_->van().Send(s.id(), m);
   }
-  clock_.store(next);
 }
 
 void KVClient::FinishClock() {

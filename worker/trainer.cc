@@ -6,6 +6,7 @@
 #include <chrono>
 #include <cstdio>
 #include <random>
+#include <thread>
 
 #include "data/batch_keys.h"
 #include "data/text_reader.h"
@@ -144,21 +145,16 @@ Status Trainer::FinishPull(Step* s) {
   return st.ok() ? sb : st;
 }
 
-Status Trainer::TrainEpoch(int epoch) {
+Status Trainer::RunSteps(const std::vector<uint32_t>& order, size_t first, size_t stride,
+                         models::Workspace* ws, double* loss, double* weight) {
   const size_t bs = cfg_.train().batch_size();
-  std::vector<uint32_t> order(rows_.size());
-  for (size_t i = 0; i < order.size(); ++i) order[i] = static_cast<uint32_t>(i);
-  std::mt19937_64 rng(cfg_.train().shuffle_seed() * 1000003 + epoch * 7919 + node_->rank());
-  std::shuffle(order.begin(), order.end(), rng);
-
   const bool prefetch = cfg_.train().prefetch() && cfg_.cluster().max_delay() != 0;
   Step steps[2];
-  double loss = 0, weight = 0;
   std::vector<float> margins;
   std::vector<Ticket> inflight;
-  const auto t0 = std::chrono::steady_clock::now();
-  for (size_t step = 0; step < steps_per_epoch_; ++step) {
-    Step& cur = steps[step % 2];
+  size_t turn = 0;
+  for (size_t step = first; step < steps_per_epoch_; step += stride, ++turn) {
+    Step& cur = steps[turn % 2];
     const size_t begin = step * bs, end = std::min(order.size(), begin + bs);
     if (begin >= end) {  // this worker ran out of rows: keep the clock in step
       kv_->Tick();
@@ -169,9 +165,9 @@ Status Trainer::TrainEpoch(int epoch) {
       SPARROW_RETURN_IF_ERROR(StartPull(&cur));
     }
     SPARROW_RETURN_IF_ERROR(FinishPull(&cur));
-    if (prefetch && step + 1 < steps_per_epoch_) {
-      Step& next = steps[(step + 1) % 2];
-      const size_t nb = (step + 1) * bs, ne = std::min(order.size(), nb + bs);
+    if (prefetch && step + stride < steps_per_epoch_) {
+      Step& next = steps[(turn + 1) % 2];
+      const size_t nb = (step + stride) * bs, ne = std::min(order.size(), nb + bs);
       if (nb < ne) {
         FillBatch(order, nb, ne, &next.batch);
         SPARROW_RETURN_IF_ERROR(StartPull(&next));
@@ -191,9 +187,9 @@ Status Trainer::TrainEpoch(int epoch) {
     p.w = cur.w.data();
     p.v = spec_.FactorWidth() > 0 ? cur.v.data() : nullptr;
     p.bias = cur.bias;
-    loss +=
-        models::ForwardBackward(spec_, cur.batch, cur.slot.data(), p, n, margins.data(), &g, &ws_);
-    for (float w : cur.batch.weights) weight += w;
+    *loss +=
+        models::ForwardBackward(spec_, cur.batch, cur.slot.data(), p, n, margins.data(), &g, ws);
+    for (float w : cur.batch.weights) *weight += w;
     auto grad_b = std::make_shared<std::vector<float>>(1, static_cast<float>(g.bias));
     // A pull that follows a push on the same connection sees it applied, so pushes need
     // not be awaited before the next step; they are awaited one step later, to surface
@@ -209,6 +205,39 @@ Status Trainer::TrainEpoch(int epoch) {
   }
   for (Ticket t : inflight) SPARROW_RETURN_IF_ERROR(kv_->Wait(t));
   for (Step& s : steps) SPARROW_RETURN_IF_ERROR(FinishPull(&s));
+  return Status::Ok();
+}
+
+Status Trainer::TrainEpoch(int epoch) {
+  std::vector<uint32_t> order(rows_.size());
+  for (size_t i = 0; i < order.size(); ++i) order[i] = static_cast<uint32_t>(i);
+  std::mt19937_64 rng(cfg_.train().shuffle_seed() * 1000003 + epoch * 7919 + node_->rank());
+  std::shuffle(order.begin(), order.end(), rng);
+
+  const auto t0 = std::chrono::steady_clock::now();
+  const size_t threads = std::max<uint32_t>(1, cfg_.train().threads());
+  double loss = 0, weight = 0;
+  if (threads == 1) {
+    SPARROW_RETURN_IF_ERROR(RunSteps(order, 0, 1, &ws_, &loss, &weight));
+  } else {
+    // Thread t takes steps t, t + T, ...: asynchronous among themselves, like the
+    // threads of one worker in DiFacto; the worker's clock counts every step.
+    std::vector<double> losses(threads, 0), weights(threads, 0);
+    std::vector<Status> status(threads);
+    std::vector<models::Workspace> spaces(threads);
+    std::vector<std::thread> pool;
+    for (size_t t = 1; t < threads; ++t) {
+      pool.emplace_back(
+          [&, t] { status[t] = RunSteps(order, t, threads, &spaces[t], &losses[t], &weights[t]); });
+    }
+    status[0] = RunSteps(order, 0, threads, &spaces[0], &losses[0], &weights[0]);
+    for (auto& th : pool) th.join();
+    for (size_t t = 0; t < threads; ++t) {
+      SPARROW_RETURN_IF_ERROR(status[t]);
+      loss += losses[t];
+      weight += weights[t];
+    }
+  }
   const double secs = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
   std::printf("progress epoch=%d rows=%zu loss=%.9g seconds=%.6f\n", epoch, rows_.size(),
               weight > 0 ? loss / weight : 0.0, secs);

@@ -47,6 +47,10 @@ class Trainer {
   Status Load(data::SplitPart part, bool test, std::vector<data::Batch>* out, size_t* rows);
   Status AgreeOnSteps(size_t my_steps, size_t* steps);
   Status TrainEpoch(int epoch);
+  // Runs steps first, first + stride, ... of the epoch whose row order is `order`,
+  // adding to *loss and *weight. One call per training thread.
+  Status RunSteps(const std::vector<uint32_t>& order, size_t first, size_t stride,
+                  models::Workspace* ws, double* loss, double* weight);
   void FillBatch(const std::vector<uint32_t>& order, size_t begin, size_t end, data::Batch* b);
   Status StartPull(Step* s);
   Status FinishPull(Step* s);
