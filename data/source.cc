@@ -94,7 +94,8 @@ Status ReadEpoch(const DataSpec& data, const FeatureSpec& features, const Source
     ro.threads = options.threads;
     ro.shard = options.shard;
     ro.num_shards = options.num_shards;
-    ro.part = data.has_split() ? options.part : SplitPart::kAll;
+    // Separate test files are read whole; a split divides the train files.
+    ro.part = data.has_split() && !options.test_files ? options.part : SplitPart::kAll;
     SPARROW_RETURN_IF_ERROR(ReadText(data, features, files, ro, add, stats));
   }
   return shuffle.Flush(sink);
