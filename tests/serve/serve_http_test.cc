@@ -167,7 +167,9 @@ TEST(ServeHttpOutputs, ScorecardPoints) {
   ASSERT_TRUE(d.started());
   HttpReply r = Http("POST", d.url("/v1/score"), Records(3));
   ASSERT_EQ(r.status, 200) << r.body;
-  for (const json& res : json::parse(r.body)["results"]) {
+  const json reply = json::parse(r.body);
+  ASSERT_EQ(reply["results"].size(), 3u);
+  for (const json& res : reply["results"]) {
     const double p = res["score"], points = res["points"];
     // points = offset + factor ln(odds of good): odds 50 -> 600, doubling -> +20.
     const double factor = 20 / std::log(2.0), offset = 600 - factor * std::log(50.0);
