@@ -51,6 +51,8 @@ class SparseTable {
   // whole batch first keeps every region at the table's load. Costs one lookup sweep, and
   // only when the batch could make the table grow.
   void ReserveFor(const uint64_t* keys, size_t n);
+  // True when the next insertion would grow the arena.
+  bool Full() const { return size_ >= grow_at_; }
 
   size_t size() const { return size_ + (has_max_key_ ? 1 : 0); }
   size_t capacity() const { return capacity_; }

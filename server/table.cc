@@ -99,10 +99,16 @@ void Table::Push(const uint64_t* keys, const float* grads, size_t n) {
     SparseTable& rows = *parts_[p].rows;
     const uint64_t* k = keys + first;
     const float* g = grads + first * w;
-    rows.ReserveFor(k, count);
+    // Grow at most once per request, sized for all its new keys (SparseTable::ReserveFor);
+    // checked only when an insertion would grow, so steady-state pushes pay nothing.
+    bool reserved = false;
     std::visit(
         [&](const auto& rule) {
           for (size_t i = 0; i < count; ++i) {
+            if (!reserved && rows.Full()) {
+              rows.ReserveFor(k + i, count - i);
+              reserved = true;
+            }
             if (i + kPrefetchDistance < count) rows.Prefetch(k[i + kPrefetchDistance]);
             bool inserted;
             float* row = rows.FindOrInsert(k[i], &inserted);
