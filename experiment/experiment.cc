@@ -158,10 +158,9 @@ Result<config::ExperimentConfig> LoadExperiment(const std::string& path,
   return cfg;
 }
 
-Result<models::ModelSpec> ModelSpecOf(const config::ExperimentConfig& cfg,
-                                      const data::FeatureSpec& features) {
+Result<models::ModelSpec> ModelSpecOfModel(const config::ModelConfig& m, uint32_t num_fields) {
   models::ModelSpec s;
-  switch (cfg.model().kind()) {
+  switch (m.kind()) {
     case config::ModelConfig::LR:
       s.kind = models::ModelKind::kLR;
       break;
@@ -172,7 +171,7 @@ Result<models::ModelSpec> ModelSpecOf(const config::ExperimentConfig& cfg,
       s.kind = models::ModelKind::kFFM;
       break;
   }
-  switch (cfg.model().objective()) {
+  switch (m.objective()) {
     case config::ModelConfig::LOGISTIC:
       s.objective = models::Objective::kLogistic;
       break;
@@ -183,10 +182,15 @@ Result<models::ModelSpec> ModelSpecOf(const config::ExperimentConfig& cfg,
       s.objective = models::Objective::kPoisson;
       break;
   }
-  if (s.kind != models::ModelKind::kLR) s.k = cfg.model().k();
-  if (s.kind == models::ModelKind::kFFM) s.num_fields = features.num_fields();
+  if (s.kind != models::ModelKind::kLR) s.k = m.k();
+  if (s.kind == models::ModelKind::kFFM) s.num_fields = num_fields;
   SPARROW_RETURN_IF_ERROR(s.Validate());
   return s;
+}
+
+Result<models::ModelSpec> ModelSpecOf(const config::ExperimentConfig& cfg,
+                                      const data::FeatureSpec& features) {
+  return ModelSpecOfModel(cfg.model(), features.num_fields());
 }
 
 namespace {

@@ -40,6 +40,10 @@ Status ApplyOverride(const std::string& assignment, config::ExperimentConfig* cf
 Result<config::ExperimentConfig> LoadExperiment(const std::string& path,
                                                 const std::vector<std::string>& overrides);
 
+// The model a `model { ... }` block describes; num_fields matters for FFM only. Used by
+// training (from the config) and by scoring (from a model file's header).
+Result<models::ModelSpec> ModelSpecOfModel(const config::ModelConfig& model, uint32_t num_fields);
+
 // The model a config trains over a resolved feature spec (num_fields from the spec).
 Result<models::ModelSpec> ModelSpecOf(const config::ExperimentConfig& cfg,
                                       const data::FeatureSpec& features);

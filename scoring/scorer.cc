@@ -3,6 +3,7 @@
 #include <cstring>
 
 #include "data/batch_keys.h"
+#include "experiment/experiment.h"
 #include "model_file/model_file.h"
 #include "server/optimizer.h"
 
@@ -10,31 +11,8 @@ namespace sparrow::scoring {
 namespace {
 
 Result<models::ModelSpec> SpecOf(const model::ModelHeader& h, const std::string& path) {
-  models::ModelSpec s;
-  switch (h.model().kind()) {
-    case config::ModelConfig::FM:
-      s.kind = models::ModelKind::kFM;
-      break;
-    case config::ModelConfig::FFM:
-      s.kind = models::ModelKind::kFFM;
-      break;
-    default:
-      s.kind = models::ModelKind::kLR;
-  }
-  switch (h.model().objective()) {
-    case config::ModelConfig::SQUARED:
-      s.objective = models::Objective::kSquared;
-      break;
-    case config::ModelConfig::POISSON:
-      s.objective = models::Objective::kPoisson;
-      break;
-    default:
-      s.objective = models::Objective::kLogistic;
-  }
-  if (s.kind != models::ModelKind::kLR) s.k = h.model().k();
-  s.num_fields = h.num_fields();
-  Status st = s.Validate();
-  if (!st.ok()) return DataLoss(path + ": header describes no valid model: " + st.message());
+  auto s = experiment::ModelSpecOfModel(h.model(), h.num_fields());
+  if (!s.ok()) return DataLoss(path + ": header describes no valid model: " + s.status().message());
   return s;
 }
 
