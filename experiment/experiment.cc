@@ -247,6 +247,7 @@ std::vector<wire::TableSpec> TableSpecsOf(const config::ExperimentConfig& cfg,
     ApplyRule(cfg.optimizer().factors(), &v);
     v.set_init_scale(cfg.model().init_scale());
     v.set_init_seed(cfg.model().seed());
+    v.set_min_count(cfg.model().factor_min_count());
     out.push_back(v);
   }
   // The bias: the linear rule without its penalties.

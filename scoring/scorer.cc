@@ -1,5 +1,6 @@
 #include "scoring/scorer.h"
 
+#include <algorithm>
 #include <cstring>
 
 #include "data/batch_keys.h"
@@ -76,11 +77,14 @@ void Scorer::Gather(const data::Batch& batch, Workspace* ws) const {
   ws->v.resize(n * fw);
   const float scale = header_.model().init_scale();
   const uint64_t seed = header_.model().seed();
+  const bool admit_later = header_.model().factor_min_count() > 1;
   for (size_t u = 0; u < n; ++u) {
     const float* row = v_->Find(ws->unique[u]);
     float* out = ws->v.data() + u * fw;
     if (row != nullptr) {
       std::memcpy(out, row, fw * sizeof(float));
+    } else if (admit_later) {
+      std::fill(out, out + fw, 0.0f);  // never admitted: no factor row, as in training
     } else {
       for (uint32_t j = 0; j < fw; ++j)
         out[j] = server::InitialWeight(ws->unique[u], seed, j, scale);

@@ -65,6 +65,9 @@ Result<std::unique_ptr<Table>> Table::Create(const wire::TableSpec& spec, size_t
     part.begin = key_begin + static_cast<uint64_t>(span * p / parts);
     part.end = key_begin + static_cast<uint64_t>(span * (p + 1) / parts - 1);
     part.rows = std::make_unique<SparseTable>(floats, expected_keys / parts, part.begin, part.end);
+    if (spec.min_count() > 1) {
+      part.counts = std::make_unique<SparseTable>(1, 0, part.begin, part.end);
+    }
     t->parts_.push_back(std::move(part));
   }
   return t;
@@ -97,6 +100,8 @@ void Table::Push(const uint64_t* keys, const float* grads, size_t n) {
   const uint32_t w = width();
   ForEachSlice(keys, n, [&](size_t p, size_t first, size_t count) {
     SparseTable& rows = *parts_[p].rows;
+    SparseTable* counts = parts_[p].counts.get();
+    const float min_count = static_cast<float>(spec_.min_count());
     const uint64_t* k = keys + first;
     const float* g = grads + first * w;
     // Grow at most once per request, sized for all its new keys (SparseTable::ReserveFor);
@@ -110,6 +115,12 @@ void Table::Push(const uint64_t* keys, const float* grads, size_t n) {
               reserved = true;
             }
             if (i + kPrefetchDistance < count) rows.Prefetch(k[i + kPrefetchDistance]);
+            if (counts != nullptr && rows.Find(k[i]) == nullptr) {
+              bool fresh;
+              float* c = counts->FindOrInsert(k[i], &fresh);
+              c[0] = fresh ? 1.0f : c[0] + 1.0f;
+              if (c[0] < min_count) continue;  // not admitted yet: the gradient is dropped
+            }
             bool inserted;
             float* row = rows.FindOrInsert(k[i], &inserted);
             if (inserted) rule.Init(k[i], row);
@@ -134,6 +145,8 @@ void Table::Pull(const uint64_t* keys, size_t n, float* out) const {
             const float* row = rows.Find(k[i]);
             if (row != nullptr) {
               rule.Weights(row, o + i * w);
+            } else if (parts_[p].counts != nullptr) {
+              std::fill(o + i * w, o + (i + 1) * w, 0.0f);  // not admitted: no row yet
             } else {
               fresh.resize(rows.row_floats());
               rule.Init(k[i], fresh.data());
@@ -151,7 +164,7 @@ wire::TableStats Table::Stats() const {
   size_t keys = 0, bytes = sizeof(*this), capacity = 0;
   for (const auto& p : parts_) {
     keys += p.rows->size();
-    bytes += p.rows->bytes() + sizeof(p);
+    bytes += p.rows->bytes() + sizeof(p) + (p.counts ? p.counts->bytes() : 0);
     capacity += p.rows->capacity();
   }
   s.set_keys(keys);

@@ -1,6 +1,7 @@
 // Table: one named table of a model on one server — its spec, its optimizer, its rows.
 //
-// Push applies gradients through the optimizer (inserting and initialising new keys);
+// Push applies gradients through the optimizer (inserting and initialising new keys; with
+// spec.min_count, a key is inserted on its min_count-th push and pulls as zeros before);
 // Pull returns weights only (never optimizer state), computing a never-pushed key's initial
 // weights without storing it, so reading does not grow the table.
 //
@@ -68,6 +69,7 @@ class Table {
   struct Part {
     uint64_t begin, end;  // inclusive key range
     std::unique_ptr<SparseTable> rows;
+    std::unique_ptr<SparseTable> counts;  // pushes of keys not yet admitted (min_count)
   };
   Table(const wire::TableSpec& spec, RuleParams params);
   // Calls fn(part, first, count) for each part's slice of the sorted `keys`, in parallel

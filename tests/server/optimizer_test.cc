@@ -148,3 +148,29 @@ TEST(OptimizerTest, RejectsBadSpecs) {
 
 }  // namespace
 }  // namespace sparrow::server
+
+namespace sparrow::server {
+namespace {
+
+TEST(OptimizerTest, MinCountAdmitsAKeyOnItsNthPush) {
+  auto t = Make(wire::SGD, 2, [](wire::TableSpec* s) {
+    s->set_learning_rate(1.0f);
+    s->set_min_count(3);
+    s->set_init_scale(0.5f);
+    s->set_init_seed(4);
+  });
+  const uint64_t k = 77;
+  float g[] = {1, 2};
+  t->Push(&k, g, 1);
+  t->Push(&k, g, 1);
+  EXPECT_EQ(PullOne(*t, k, 0), 0.0f);  // counted, dropped, no row
+  EXPECT_EQ(PullOne(*t, k, 1), 0.0f);
+  EXPECT_EQ(t->Stats().keys(), 0u);
+  t->Push(&k, g, 1);  // the third push creates the row and applies its gradient
+  EXPECT_EQ(t->Stats().keys(), 1u);
+  EXPECT_FLOAT_EQ(PullOne(*t, k, 0), InitialWeight(k, 4, 0, 0.5f) - 1.0f);
+  EXPECT_FLOAT_EQ(PullOne(*t, k, 1), InitialWeight(k, 4, 1, 0.5f) - 2.0f);
+}
+
+}  // namespace
+}  // namespace sparrow::server

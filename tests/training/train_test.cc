@@ -202,6 +202,27 @@ TEST_F(SyntheticTest, EarlyStoppingOnAValidationSplitEndsTheRunOnEveryWorker) {
   EXPECT_GT(m["test"]["auc"].get<double>(), 0.7);
 }
 
+TEST_F(SyntheticTest, FmWithAFactorThresholdScoresTheSameInEvalAsInTraining) {
+  const std::string out = *dir_ + "/fm";
+  Outcome r =
+      Sparrow({"train", *dir_ + "/synth.conf", "--out=" + out, "--set", "model.kind=FM", "--set",
+               "model.k=4", "--set", "model.factor_min_count=300", "--set", "train.epochs=2"});
+  ASSERT_EQ(r.exit, 0) << r.out << r.err;
+  const auto m = ReadJson(out + "/metrics.json");
+  Outcome e = Sparrow({"eval", "--model=" + out + "/model.bin"});
+  ASSERT_EQ(e.exit, 0) << e.err;
+  const auto em = nlohmann::json::parse(e.out);
+  // The rarer half of the keys never reached 300 minibatches: no factor row for them.
+  auto model = model_file::ReadModel(out + "/model.bin");
+  ASSERT_TRUE(model.ok());
+  ASSERT_EQ(model->tables.size(), 2u);
+  EXPECT_GT(model->tables[1].keys.size(), 0u);
+  EXPECT_LT(model->tables[1].keys.size(), model->tables[0].keys.size());
+  // Training scored them without interactions, and so does the model file.
+  EXPECT_NEAR(em["auc"].get<double>(), m["test"]["auc"].get<double>(), 1e-9);
+  EXPECT_NEAR(em["logloss"].get<double>(), m["test"]["logloss"].get<double>(), 1e-6);
+}
+
 TEST_F(SyntheticTest, CtrlCStopsEveryProcess) {
   const std::string out = *dir_ + "/interrupted";
   std::vector<std::string> argv = {SPARROW_BINARY, "train", *dir_ + "/synth.conf",
