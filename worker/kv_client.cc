@@ -128,11 +128,8 @@ Status KVClient::Wait(Ticket t) {
   return st;
 }
 
-void KVClient::FailPartLocked(uint64_t request_id, const Status& st, std::vector<Callback>* cbs) {
-  auto it = parts_.find(request_id);
-  if (it == parts_.end()) return;
-  Group& g = groups_[it->second.group];
-  parts_.erase(it);
+void KVClient::FinishPartLocked(Ticket group, const Status& st, std::vector<Callback>* cbs) {
+  Group& g = groups_[group];
   if (!st.ok() && g.status.ok()) g.status = st;
   if (--g.remaining == 0) {
     g.done = true;
@@ -140,25 +137,36 @@ void KVClient::FailPartLocked(uint64_t request_id, const Status& st, std::vector
   }
 }
 
-void KVClient::CompletePart(uint64_t request_id, const Status& st) {
+bool KVClient::ClaimPart(uint64_t request_id, Part* part) {
+  std::lock_guard<std::mutex> lock(mu_);
+  auto it = parts_.find(request_id);
+  if (it == parts_.end()) return false;  // finished, failed or timed out already
+  *part = it->second;
+  parts_.erase(it);
+  return true;
+}
+
+void KVClient::FinishPart(Ticket group, const Status& st) {
   std::vector<Callback> cbs;
   {
     std::lock_guard<std::mutex> lock(mu_);
-    FailPartLocked(request_id, st, &cbs);
+    FinishPartLocked(group, st, &cbs);
   }
   cv_.notify_all();
   for (auto& cb : cbs) cb(Status::Ok());
 }
 
+void KVClient::CompletePart(uint64_t request_id, const Status& st) {
+  Part part;
+  if (ClaimPart(request_id, &part)) FinishPart(part.group, st);
+}
+
 void KVClient::Handle(Message&& msg) {
   const wire::Header& h = msg.header;
+  // Claiming the part first means a timeout can no longer fail it: the caller's Wait
+  // returns only after the reply's values are in its buffer.
   Part part;
-  {
-    std::lock_guard<std::mutex> lock(mu_);
-    auto it = parts_.find(h.request_id());
-    if (it == parts_.end()) return;  // timed out or failed earlier
-    part = it->second;
-  }
+  if (!ClaimPart(h.request_id(), &part)) return;  // timed out or failed earlier
   Status st;
   switch (h.command()) {
     case wire::ACK:
@@ -186,7 +194,7 @@ void KVClient::Handle(Message&& msg) {
       st = Internal(std::string("unexpected ") + transport::CommandName(h.command()) + " from " +
                     ServerName(h.sender()));
   }
-  CompletePart(h.request_id(), st);
+  FinishPart(part.group, st);
 }
 
 void KVClient::OnDead(const std::vector<int>& dead, const std::string& why) {

@@ -92,8 +92,12 @@ class KVClient {
   void SendParts(wire::Command cmd, uint32_t table, const Keys& keys, const Values* vals,
                  uint32_t width, float* out, Ticket group);
   void OnDead(const std::vector<int>& dead, const std::string& why);
-  void CompletePart(uint64_t request_id, const Status& st);
-  void FailPartLocked(uint64_t request_id, const Status& st, std::vector<Callback>* cbs);
+  // Takes a part out of the pending set; false if it was already finished.
+  bool ClaimPart(uint64_t request_id, Part* part);
+  // Counts a claimed part of `group` as done with `st`.
+  void FinishPart(Ticket group, const Status& st);
+  void FinishPartLocked(Ticket group, const Status& st, std::vector<Callback>* cbs);
+  void CompletePart(uint64_t request_id, const Status& st);  // ClaimPart + FinishPart
   void TimeoutLoop();
   std::string ServerName(int id) const;
   Status ControlToAllServers(wire::Command cmd, wire::Control control,
