@@ -391,35 +391,28 @@ void CsvParser::Parse(const char* text, size_t size, const LineFilter& filter,
   for (int t : token_slot_) slots = std::max(slots, t + 1);
   s.tokens.resize(slots);
   s.token_buf.resize(slots);
-  const char* p = text;
-  const char* const stop = text + size;
-  for (uint64_t i = 0; p < stop; ++i) {
-    const char* nl = static_cast<const char*>(std::memchr(p, '\n', stop - p));
-    const char* end = nl;
-    if (end > p && end[-1] == '\r') --end;
-    uint64_t line = filter.first_line == kUnknownLine ? i : filter.first_line + i;
-    const char* line_start = p;
-    p = nl + 1;
-    if (end == line_start || !filter.Keep(line)) {
-      ++out->skipped;
-      continue;
-    }
-    if (const char* reason = Tokenize(line_start, end, &s)) {
-      out->bad.push_back({i, reason});
-      continue;
-    }
-    if (s.fields.size() != ncols_) {
-      out->bad.push_back({i, "expected " + std::to_string(ncols_) + " fields, got " +
-                                 std::to_string(s.fields.size())});
-      continue;
-    }
-    if (split_col_ >= 0 && !SplitKeeps(s.fields[split_col_])) {
-      ++out->skipped;
-      continue;
-    }
-    std::string reason = ParseRow(s.fields, &s, b);
-    if (!reason.empty()) out->bad.push_back({i, std::move(reason)});
-  }
+  ForEachLine(text, size, filter,
+              [&](uint64_t i, uint64_t line, const char* begin, const char* end) {
+                if (end == begin || !filter.Keep(line)) {
+                  ++out->skipped;
+                  return;
+                }
+                if (const char* reason = Tokenize(begin, end, &s)) {
+                  out->bad.push_back({i, reason});
+                  return;
+                }
+                if (s.fields.size() != ncols_) {
+                  out->bad.push_back({i, "expected " + std::to_string(ncols_) + " fields, got " +
+                                             std::to_string(s.fields.size())});
+                  return;
+                }
+                if (split_col_ >= 0 && !SplitKeeps(s.fields[split_col_])) {
+                  ++out->skipped;
+                  return;
+                }
+                std::string reason = ParseRow(s.fields, &s, b);
+                if (!reason.empty()) out->bad.push_back({i, std::move(reason)});
+              });
 }
 
 uint64_t CsvParser::CollectNumeric(const char* text, size_t size, const LineFilter& filter,
@@ -427,18 +420,10 @@ uint64_t CsvParser::CollectNumeric(const char* text, size_t size, const LineFilt
   Scratch s;
   values->resize(learned_.size());
   uint64_t rows = 0;
-  const char* p = text;
-  const char* const stop = text + size;
-  for (uint64_t i = 0; p < stop; ++i) {
-    const char* nl = static_cast<const char*>(std::memchr(p, '\n', stop - p));
-    const char* end = nl;
-    if (end > p && end[-1] == '\r') --end;
-    uint64_t line = filter.first_line == kUnknownLine ? i : filter.first_line + i;
-    const char* line_start = p;
-    p = nl + 1;
-    if (end == line_start || !filter.Keep(line)) continue;
-    if (Tokenize(line_start, end, &s) != nullptr || s.fields.size() != ncols_) continue;
-    if (split_col_ >= 0 && !SplitKeeps(s.fields[split_col_])) continue;
+  ForEachLine(text, size, filter, [&](uint64_t, uint64_t line, const char* begin, const char* end) {
+    if (end == begin || !filter.Keep(line)) return;
+    if (Tokenize(begin, end, &s) != nullptr || s.fields.size() != ncols_) return;
+    if (split_col_ >= 0 && !SplitKeeps(s.fields[split_col_])) return;
     ++rows;
     for (size_t j = 0; j < learned_.size(); ++j) {
       std::string_view v = s.fields[numeric_[learned_[j]].col];
@@ -446,7 +431,7 @@ uint64_t CsvParser::CollectNumeric(const char* text, size_t size, const LineFilt
       if (IsMissing(v) || !ParseWhole(v, &x)) x = std::nan("");
       (*values)[j].push_back(x);
     }
-  }
+  });
   return rows;
 }
 

@@ -10,6 +10,7 @@
 #pragma once
 
 #include <cstdint>
+#include <cstring>
 #include <string>
 #include <vector>
 
@@ -49,6 +50,23 @@ struct LineFilter {
     return true;
   }
 };
+
+// Calls fn(i, line, begin, end) for every line of a chunk [text, text + size), which ends
+// with '\n': i is the line's 0-based index within the chunk, `line` its index in the file
+// as `filter` counts it (i when the chunk's first line is unknown), and [begin, end) its
+// text without "\n" or "\r\n". The one line walk every parser shares.
+template <typename Fn>
+inline void ForEachLine(const char* text, size_t size, const LineFilter& filter, Fn fn) {
+  const char* p = text;
+  const char* const stop = text + size;
+  for (uint64_t i = 0; p < stop; ++i) {
+    const char* nl = static_cast<const char*>(std::memchr(p, '\n', stop - p));
+    const char* end = nl;
+    if (end > p && end[-1] == '\r') --end;
+    fn(i, filter.first_line == kUnknownLine ? i : filter.first_line + i, p, end);
+    p = nl + 1;
+  }
+}
 
 struct BadLine {
   uint64_t line;  // index within the chunk

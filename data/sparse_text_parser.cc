@@ -121,26 +121,19 @@ void SparseTextParser::Parse(const char* text, size_t size, const LineFilter& fi
                              ParseOutput* out) const {
   Batch* b = &out->batch;
   b->has_fields = ffm_;
-  const char* p = text;
-  const char* const stop = text + size;
-  for (uint64_t i = 0; p < stop; ++i) {
-    const char* nl = static_cast<const char*>(std::memchr(p, '\n', stop - p));
-    const char* end = nl;
-    if (end > p && end[-1] == '\r') --end;
-    const char* first = p;
-    while (first < end && IsBlank(*first)) ++first;
-    uint64_t line = filter.first_line == kUnknownLine ? i : filter.first_line + i;
-    if (first == end || *first == '#' || !filter.Keep(line)) {
-      ++out->skipped;
-    } else {
-      const char* tok;
-      const char* tok_end;
-      const char* reason = ParseLine(first, end, b, &tok, &tok_end);
-      if (reason != nullptr)
-        out->bad.push_back({i, std::string(reason) + ": " + Quote(tok, tok_end)});
-    }
-    p = nl + 1;
-  }
+  ForEachLine(text, size, filter,
+              [&](uint64_t i, uint64_t line, const char* first, const char* end) {
+                while (first < end && IsBlank(*first)) ++first;
+                if (first == end || *first == '#' || !filter.Keep(line)) {
+                  ++out->skipped;
+                  return;
+                }
+                const char* tok;
+                const char* tok_end;
+                const char* reason = ParseLine(first, end, b, &tok, &tok_end);
+                if (reason != nullptr)
+                  out->bad.push_back({i, std::string(reason) + ": " + Quote(tok, tok_end)});
+              });
 }
 
 }  // namespace sparrow::data
