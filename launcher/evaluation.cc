@@ -24,9 +24,11 @@ Status WriteRunReport(const std::string& title, models::Objective objective,
     r.train_loss = h.train_loss;
     r.examples_per_s = h.examples_per_s;
     for (const char* k : {"auc", "logloss", "ks", "poisson_deviance", "rmse"}) {
-      if (h.test.contains(k) && h.test[k].is_number()) r.validation[k] = h.test[k].get<double>();
+      if (h.test.contains(k) && h.test[k].is_number()) {
+        r.validation[std::string("test ") + k] = h.test[k].get<double>();
+      }
     }
-    if (h.validation_loss >= 0) r.validation["validation_loss"] = h.validation_loss;
+    if (h.validation_loss >= 0) r.validation["validation loss"] = h.validation_loss;
     in.epochs.push_back(r);
   }
   return report::WriteReport(in, path);

@@ -90,7 +90,7 @@ std::string EpochTable(const std::vector<EpochRecord>& epochs) {
     for (const auto& [name, value] : e.validation) names.insert(name);
   }
   std::string s = "<table><tr><th>epoch</th><th>train loss</th><th>examples/s</th>";
-  for (const std::string& n : names) s += "<th>validation " + HtmlEscape(n) + "</th>";
+  for (const std::string& n : names) s += "<th>" + HtmlEscape(n) + "</th>";
   s += "</tr>\n";
   for (const EpochRecord& e : epochs) {
     s += "<tr><td>" + std::to_string(e.epoch) + "</td><td>" + FormatNumber(e.train_loss, 6) +
@@ -111,7 +111,7 @@ std::string LearningCurves(const std::vector<EpochRecord>& epochs) {
   for (const EpochRecord& e : epochs) points.push_back({double(e.epoch), e.train_loss});
   loss.AddSeries("train loss", kBlue, std::move(points), Style::kLineMarkers);
 
-  SvgPlot validation("Validation metrics", "epoch", "value");
+  SvgPlot validation("Metrics after each epoch", "epoch", "value");
   std::map<std::string, std::vector<Point>> series;
   for (const EpochRecord& e : epochs) {
     for (const auto& [name, value] : e.validation) series[name].push_back({double(e.epoch), value});

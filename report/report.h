@@ -26,7 +26,8 @@ struct EpochRecord {
   int epoch = 0;  // 1-based
   double train_loss = 0;
   double examples_per_s = 0;
-  std::map<std::string, double> validation;  // metric name -> value, e.g. "auc" -> 0.903
+  // Metrics measured after the epoch, by the name the report shows ("test auc" -> 0.903).
+  std::map<std::string, double> validation;
 };
 
 struct ReportInput {
