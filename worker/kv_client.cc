@@ -241,6 +241,7 @@ void KVClient::TimeoutLoop() {
 void KVClient::Tick() {
   // Training threads tick concurrently; servers keep the largest clock they hear.
   const int64_t next = clock_.fetch_add(1) + 1;
+  if (node_->table().max_delay < 0) return;  // asynchronous: no server waits on clocks
   for (const auto& s : node_->table().servers) {
     Message m;
     m.header.set_command(wire::CLOCK);
