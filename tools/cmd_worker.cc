@@ -2,7 +2,10 @@
 #include <glog/logging.h>
 #include <google/protobuf/text_format.h>
 
+#include <atomic>
+#include <chrono>
 #include <cstdio>
+#include <thread>
 
 #include "bench/kv_bench.h"
 #include "cluster/signals.h"
@@ -47,8 +50,18 @@ Status RunTask(cluster::Node* node, worker::KVClient* kv) {
 }  // namespace
 
 int RunWorker(const std::vector<std::string>& /*args*/) {
+  // Signals are blocked before any thread exists (ZeroMQ starts one with the node), so
+  // they arrive here; the node and client are published once they exist.
+  static std::atomic<cluster::Node*> live_node{nullptr};
+  static std::atomic<worker::KVClient*> live_kv{nullptr};
   cluster::HandleTerminationSignals([](int sig) {
-    LOG(WARNING) << "worker got signal " << sig << "; leaving";
+    const std::string why = "worker got signal " + std::to_string(sig);
+    LOG(WARNING) << why << "; leaving";
+    // Tell the servers not to wait on this worker's clock and the scheduler why it left,
+    // so the rest of the cluster goes on now instead of after a heartbeat timeout.
+    if (worker::KVClient* kv = live_kv.load()) kv->FinishClock();
+    if (cluster::Node* node = live_node.load()) node->Finish(true, why);
+    std::this_thread::sleep_for(std::chrono::milliseconds(200));  // let those leave
     _exit(1);
   });
   cluster::Node node(NodeOptionsFromFlags(wire::WORKER));
@@ -57,6 +70,8 @@ int RunWorker(const std::vector<std::string>& /*args*/) {
   worker::KVClient kv(&node, ko);
   kv.Attach();
   Status st = node.Start([&kv](transport::Message&& m) { kv.Handle(std::move(m)); });
+  live_kv.store(&kv);
+  live_node.store(&node);
   if (!st.ok()) {
     LOG(ERROR) << "worker could not join the cluster: " << st.message();
     return 1;

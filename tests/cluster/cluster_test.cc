@@ -164,6 +164,37 @@ TEST(ClusterTest, KilledWorkerIsDeclaredDeadAndTheRestShutDown) {
   for (int e : r.server_exits) EXPECT_EQ(e, 0);  // an orderly exit; the scheduler reports
 }
 
+TEST(ClusterTest, TerminatedWorkerSaysWhyAndTheRestGoOnAtOnce) {
+  auto o = ClusterOptions(1, 1, /*max_delay=*/0);
+  o.heartbeat_timeout_ms = 60000;  // the point: nobody waits for a heartbeat to time out
+  o.workers = 1;
+  o.worker_args = {"--task=kv_bench", "--keys=1000", "--seconds=600"};
+  cluster::LocalCluster lc(o);
+  ASSERT_TRUE(lc.Start().ok());
+  TestWorker w(lc.scheduler_endpoint());
+  ASSERT_TRUE(w.Start().ok());
+  ASSERT_TRUE(w.kv.CreateTable(SgdTable(3, 1)).ok());
+  lc.worker(0).Signal(SIGTERM);
+  const auto t0 = Clock::now();
+  // BSP: our pulls past clock 0 go through only once the servers stop counting the
+  // terminated worker.
+  auto key = std::make_shared<std::vector<uint64_t>>(std::vector<uint64_t>{1});
+  auto grad = std::make_shared<std::vector<float>>(std::vector<float>{1.0f});
+  for (int c = 0; c < 3; ++c) {
+    float v;
+    ASSERT_TRUE(w.kv.Wait(w.kv.Pull(3, key, 1, &v)).ok());
+    ASSERT_TRUE(w.kv.Wait(w.kv.Push(3, key, grad, 1)).ok());
+    w.kv.Tick();
+  }
+  EXPECT_LT(std::chrono::duration<double>(Clock::now() - t0).count(), 10.0);
+  (void)w.Finish();
+  auto r = lc.Wait();
+  EXPECT_FALSE(r.status.ok());
+  EXPECT_NE(r.status.message().find("worker got signal 15"), std::string::npos)
+      << r.status.message();
+  EXPECT_EQ(r.worker_exits[0], 1);
+}
+
 // SIGSTOP is asynchronous: wait until the kernel reports the process stopped.
 void WaitStopped(pid_t pid) {
   for (int i = 0; i < 500; ++i) {
