@@ -134,30 +134,46 @@ TEST(ClusterTest, AsynchronousNeverWaits) {
   EXPECT_GE(r.max_lag, 8);  // the slow worker sleeps; the fast one does not wait for it
 }
 
-TEST(ClusterTest, KilledWorkerIsDeclaredDeadAndTheRestShutDown) {
+// One real kv_bench worker process and one in-process worker under BSP. `lose` ends the
+// process worker; the in-process worker then takes three clocked steps, which can only
+// go through once the servers stop counting the lost worker. Returns the seconds those
+// steps took and the cluster's ending.
+struct WorkerLoss {
+  double seconds = 0;
+  cluster::LocalClusterResult result;
+};
+
+WorkerLoss LoseAWorker(int heartbeat_timeout_ms, int signal) {
   auto o = ClusterOptions(1, 1, /*max_delay=*/0);
-  o.workers = 1;  // plus one real worker process, running the long kv benchmark
+  o.heartbeat_timeout_ms = heartbeat_timeout_ms;
+  o.workers = 1;
   o.worker_args = {"--task=kv_bench", "--keys=1000", "--seconds=600"};
   cluster::LocalCluster lc(o);
-  ASSERT_TRUE(lc.Start().ok());
+  WorkerLoss out;
+  EXPECT_TRUE(lc.Start().ok());
   TestWorker w(lc.scheduler_endpoint());
-  ASSERT_TRUE(w.Start().ok());
-  ASSERT_TRUE(w.kv.CreateTable(SgdTable(3, 1)).ok());
-  lc.worker(0).Signal(SIGKILL);
-  const auto killed = Clock::now();
-  // BSP: our pull at clock 1 waits for the dead worker until the scheduler gives up on it.
+  EXPECT_TRUE(w.Start().ok());
+  EXPECT_TRUE(w.kv.CreateTable(SgdTable(3, 1)).ok());
+  lc.worker(0).Signal(signal);
+  const auto t0 = Clock::now();
   auto key = std::make_shared<std::vector<uint64_t>>(std::vector<uint64_t>{1});
   auto grad = std::make_shared<std::vector<float>>(std::vector<float>{1.0f});
   for (int c = 0; c < 3; ++c) {
     float v;
-    ASSERT_TRUE(w.kv.Wait(w.kv.Pull(3, key, 1, &v)).ok());
-    ASSERT_TRUE(w.kv.Wait(w.kv.Push(3, key, grad, 1)).ok());
+    EXPECT_TRUE(w.kv.Wait(w.kv.Pull(3, key, 1, &v)).ok());
+    EXPECT_TRUE(w.kv.Wait(w.kv.Push(3, key, grad, 1)).ok());
     w.kv.Tick();
   }
-  const double waited = std::chrono::duration<double>(Clock::now() - killed).count();
-  EXPECT_LT(waited, 3.0 + 2.0);  // heartbeat timeout plus scheduling slack
-  Status down = w.Finish();
-  auto r = lc.Wait();
+  out.seconds = std::chrono::duration<double>(Clock::now() - t0).count();
+  (void)w.Finish();
+  out.result = lc.Wait();
+  return out;
+}
+
+TEST(ClusterTest, KilledWorkerIsDeclaredDeadAndTheRestShutDown) {
+  WorkerLoss loss = LoseAWorker(/*heartbeat_timeout_ms=*/3000, SIGKILL);
+  EXPECT_LT(loss.seconds, 3.0 + 2.0);  // heartbeat timeout plus scheduling slack
+  const auto& r = loss.result;
   EXPECT_FALSE(r.status.ok());
   EXPECT_NE(r.status.message().find("declared dead"), std::string::npos) << r.status.message();
   EXPECT_EQ(r.worker_exits[0], -SIGKILL);
@@ -165,30 +181,10 @@ TEST(ClusterTest, KilledWorkerIsDeclaredDeadAndTheRestShutDown) {
 }
 
 TEST(ClusterTest, TerminatedWorkerSaysWhyAndTheRestGoOnAtOnce) {
-  auto o = ClusterOptions(1, 1, /*max_delay=*/0);
-  o.heartbeat_timeout_ms = 60000;  // the point: nobody waits for a heartbeat to time out
-  o.workers = 1;
-  o.worker_args = {"--task=kv_bench", "--keys=1000", "--seconds=600"};
-  cluster::LocalCluster lc(o);
-  ASSERT_TRUE(lc.Start().ok());
-  TestWorker w(lc.scheduler_endpoint());
-  ASSERT_TRUE(w.Start().ok());
-  ASSERT_TRUE(w.kv.CreateTable(SgdTable(3, 1)).ok());
-  lc.worker(0).Signal(SIGTERM);
-  const auto t0 = Clock::now();
-  // BSP: our pulls past clock 0 go through only once the servers stop counting the
-  // terminated worker.
-  auto key = std::make_shared<std::vector<uint64_t>>(std::vector<uint64_t>{1});
-  auto grad = std::make_shared<std::vector<float>>(std::vector<float>{1.0f});
-  for (int c = 0; c < 3; ++c) {
-    float v;
-    ASSERT_TRUE(w.kv.Wait(w.kv.Pull(3, key, 1, &v)).ok());
-    ASSERT_TRUE(w.kv.Wait(w.kv.Push(3, key, grad, 1)).ok());
-    w.kv.Tick();
-  }
-  EXPECT_LT(std::chrono::duration<double>(Clock::now() - t0).count(), 10.0);
-  (void)w.Finish();
-  auto r = lc.Wait();
+  // A minute-long heartbeat timeout: the point is that nobody waits for it.
+  WorkerLoss loss = LoseAWorker(/*heartbeat_timeout_ms=*/60000, SIGTERM);
+  EXPECT_LT(loss.seconds, 10.0);
+  const auto& r = loss.result;
   EXPECT_FALSE(r.status.ok());
   EXPECT_NE(r.status.message().find("worker got signal 15"), std::string::npos)
       << r.status.message();
