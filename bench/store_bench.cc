@@ -20,14 +20,22 @@ std::vector<uint64_t> Keys() {
   return k;
 }
 
-void BM_Push(benchmark::State& state) {
+// A table of `state`'s optimizer (range 0) and width (range 1) holding kKeys keys.
+std::unique_ptr<Table> FilledTable(const benchmark::State& state,
+                                   const std::vector<uint64_t>& keys) {
   wire::TableSpec spec;
   spec.set_width(static_cast<uint32_t>(state.range(1)));
   spec.set_optimizer(static_cast<wire::OptimizerKind>(state.range(0)));
   auto table = std::move(Table::Create(spec, 0).value());
-  const auto keys = Keys();
-  std::vector<float> grads(kBatch * spec.width(), 0.5f);
   table->Push(keys.data(), std::vector<float>(kKeys * spec.width(), 0.1f).data(), kKeys);
+  return table;
+}
+
+// Runs op(batch) per iteration on kBatch stored keys drawn at random and sorted, as a
+// request would carry them; the drawing is not timed.
+template <typename Op>
+void RunBatches(benchmark::State& state, const std::vector<uint64_t>& keys, const Table& table,
+                Op op) {
   std::mt19937_64 rng(1);
   std::vector<uint64_t> batch(kBatch);
   for (auto _ : state) {
@@ -35,32 +43,29 @@ void BM_Push(benchmark::State& state) {
     for (auto& k : batch) k = keys[rng() % kKeys];
     std::sort(batch.begin(), batch.end());
     state.ResumeTiming();
-    table->Push(batch.data(), grads.data(), kBatch);
+    op(batch);
   }
   state.SetItemsProcessed(state.iterations() * kBatch);
+  state.SetLabel(wire::OptimizerKind_Name(table.spec().optimizer()));
+}
+
+void BM_Push(benchmark::State& state) {
+  const auto keys = Keys();
+  auto table = FilledTable(state, keys);
+  std::vector<float> grads(kBatch * table->width(), 0.5f);
+  RunBatches(state, keys, *table, [&](const std::vector<uint64_t>& batch) {
+    table->Push(batch.data(), grads.data(), kBatch);
+  });
   state.counters["bytes_per_key"] = static_cast<double>(table->Stats().bytes()) / kKeys;
-  state.SetLabel(wire::OptimizerKind_Name(spec.optimizer()));
 }
 
 void BM_Pull(benchmark::State& state) {
-  wire::TableSpec spec;
-  spec.set_width(static_cast<uint32_t>(state.range(1)));
-  spec.set_optimizer(static_cast<wire::OptimizerKind>(state.range(0)));
-  auto table = std::move(Table::Create(spec, 0).value());
   const auto keys = Keys();
-  table->Push(keys.data(), std::vector<float>(kKeys * spec.width(), 0.1f).data(), kKeys);
-  std::vector<float> out(kBatch * spec.width());
-  std::mt19937_64 rng(1);
-  std::vector<uint64_t> batch(kBatch);
-  for (auto _ : state) {
-    state.PauseTiming();
-    for (auto& k : batch) k = keys[rng() % kKeys];
-    std::sort(batch.begin(), batch.end());
-    state.ResumeTiming();
+  auto table = FilledTable(state, keys);
+  std::vector<float> out(kBatch * table->width());
+  RunBatches(state, keys, *table, [&](const std::vector<uint64_t>& batch) {
     table->Pull(batch.data(), kBatch, out.data());
-  }
-  state.SetItemsProcessed(state.iterations() * kBatch);
-  state.SetLabel(wire::OptimizerKind_Name(spec.optimizer()));
+  });
 }
 
 void Args(benchmark::internal::Benchmark* b) {
