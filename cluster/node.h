@@ -85,7 +85,7 @@ class Node {
   transport::Van van_;
   Handler handler_;
   DeadHandler dead_handler_;
-  int id_ = -1;
+  std::atomic<int> id_{-1};  // read by Finish() from a signal-handling thread
   int rank_ = -1;
   NodeTable table_;
 

@@ -69,9 +69,11 @@ int RunWorker(const std::vector<std::string>& /*args*/) {
   ko.request_timeout_ms = FLAGS_request_timeout_ms;
   worker::KVClient kv(&node, ko);
   kv.Attach();
-  Status st = node.Start([&kv](transport::Message&& m) { kv.Handle(std::move(m)); });
+  // Published before Start(): a signal while joining must still reach the scheduler
+  // (once the node table arrived, Finish() names this node).
   live_kv.store(&kv);
   live_node.store(&node);
+  Status st = node.Start([&kv](transport::Message&& m) { kv.Handle(std::move(m)); });
   if (!st.ok()) {
     LOG(ERROR) << "worker could not join the cluster: " << st.message();
     return 1;
