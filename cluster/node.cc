@@ -154,7 +154,12 @@ void Node::MarkShutdown(Status why) {
 
 void Node::HeartbeatLoop() {
   while (!stop_.load()) {
-    std::this_thread::sleep_for(std::chrono::milliseconds(options_.heartbeat_ms));
+    {
+      // A wait, not a sleep: Stop() must not sit out the rest of an interval.
+      std::unique_lock<std::mutex> lock(mu_);
+      stop_cv_.wait_for(lock, std::chrono::milliseconds(options_.heartbeat_ms),
+                        [&] { return stop_.load(); });
+    }
     if (stop_.load() || shutdown_.load()) continue;
     (void)SendToScheduler(wire::HEARTBEAT);
     const int64_t silent = NowMs() - last_scheduler_contact_ms_.load();
@@ -207,8 +212,9 @@ void Node::Stop() {
     std::lock_guard<std::mutex> lock(mu_);
     if (stopped_) return;
     stopped_ = true;
+    stop_.store(true);
   }
-  stop_.store(true);
+  stop_cv_.notify_all();
   if (heartbeat_.joinable()) heartbeat_.join();
   van_.Stop();
 }

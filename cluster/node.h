@@ -101,6 +101,7 @@ class Node {
   std::atomic<int64_t> last_scheduler_contact_ms_{0};
 
   std::thread heartbeat_;
+  std::condition_variable stop_cv_;  // wakes the heartbeat thread on Stop()
   std::atomic<bool> stop_{false};
   bool stopped_ = false;
 };

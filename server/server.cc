@@ -35,7 +35,6 @@ void Server::ReplyAck(const wire::Header& req, wire::Control* control) {
   r.header.set_sender(node_->id());
   r.header.set_receiver(req.sender());
   r.header.set_request_id(req.request_id());
-  r.header.set_table(req.table());
   if (control) r.header.mutable_control()->Swap(control);
   Send(req.sender(), r);
 }
@@ -68,7 +67,10 @@ void Server::Handle(Message&& msg) {
       break;
     case wire::PUSH:
       st = Push(msg);
-      if (st.ok()) ReplyAck(h);
+      if (st.ok()) {
+        ReplyAck(h);
+        if (h.flags() & wire::END_OF_STEP) AdvanceClock(h.sender(), h.clock() + 1);
+      }
       break;
     case wire::PULL:
       Pull(std::move(msg));
@@ -110,25 +112,38 @@ Status Server::CreateTable(const Message& msg) {
   return Status::Ok();
 }
 
-Result<Table*> Server::FindTable(const wire::Header& h) {
-  auto it = tables_.find(h.table());
+Result<Table*> Server::FindTable(uint32_t id) {
+  auto it = tables_.find(id);
   if (it == tables_.end()) {
-    return FailedPrecondition("no table " + std::to_string(h.table()) + " on this server");
+    return FailedPrecondition("no table " + std::to_string(id) + " on this server");
   }
   return it->second.get();
 }
 
-Status Server::Push(const Message& msg) {
-  const wire::Header& h = msg.header;
+Result<std::vector<Table*>> Server::SliceTables(const Message& msg) {
   const wire::NodeInfo* me = node_->table().Find(node_->id());
   SPARROW_RETURN_IF_ERROR(ValidateDataFrames(msg, me->key_begin(), me->key_end()));
-  SPARROW_ASSIGN_OR_RETURN(Table * table, FindTable(h));
-  if (h.num_keys() > 0 && h.value_width() != table->width()) {
-    return InvalidArgument("push of width " + std::to_string(h.value_width()) + " to table " +
-                           std::to_string(h.table()) + " of width " +
-                           std::to_string(table->width()));
+  std::vector<Table*> tables;
+  for (const wire::Slice& sl : msg.header.slices()) {
+    SPARROW_ASSIGN_OR_RETURN(Table * table, FindTable(sl.table()));
+    const bool pull = msg.header.command() == wire::PULL;
+    if (sl.value_width() != table->width() && !(pull && sl.value_width() == 0)) {
+      return InvalidArgument(std::string(pull ? "pull" : "push") + " of width " +
+                             std::to_string(sl.value_width()) + " from table " +
+                             std::to_string(sl.table()) + " of width " +
+                             std::to_string(table->width()));
+    }
+    tables.push_back(table);
   }
-  if (h.num_keys() > 0) table->Push(msg.keys().data(), msg.values().data(), h.num_keys());
+  return tables;
+}
+
+Status Server::Push(const Message& msg) {
+  SPARROW_ASSIGN_OR_RETURN(std::vector<Table*> tables, SliceTables(msg));
+  for (size_t i = 0; i < tables.size(); ++i) {
+    const uint64_t n = msg.header.slices(i).num_keys();
+    if (n > 0) tables[i]->Push(msg.keys(i).data(), msg.values(i).data(), n);
+  }
   return Status::Ok();
 }
 
@@ -142,46 +157,45 @@ bool Server::PullReady(const wire::Header& h) const {
 
 void Server::Pull(Message&& msg) {
   const wire::Header& h = msg.header;
-  const wire::NodeInfo* me = node_->table().Find(node_->id());
-  Status st = ValidateDataFrames(msg, me->key_begin(), me->key_end());
-  Result<Table*> table = FindTable(h);
-  if (st.ok() && !table.ok()) st = table.status();
-  if (!st.ok()) {
-    ReplyError(h, st.message());
+  Result<std::vector<Table*>> tables = SliceTables(msg);
+  if (!tables.ok()) {
+    ReplyError(h, tables.status().message());
     return;
   }
   if (!PullReady(h)) {
     held_pulls_.push_back(std::move(msg));
     return;
   }
-  const size_t n = h.num_keys();
-  const uint32_t w = (*table)->width();
-  // The reply buffer is freed by ZeroMQ once sent; malloc reuses it for the next reply.
-  std::shared_ptr<float[]> values(new float[n * w]);
-  (*table)->Pull(msg.keys().data(), n, values.get());
-
   Message r;
   r.header.set_command(wire::PULL_REPLY);
   r.header.set_sender(node_->id());
   r.header.set_receiver(h.sender());
   r.header.set_request_id(h.request_id());
-  r.header.set_table(h.table());
-  r.header.set_num_keys(n);
-  r.header.set_value_width(w);
-  if (n > 0) {
-    r.frames.push_back(std::move(msg.frames[0]));  // echo the keys without a copy
-    r.frames.push_back(transport::ZeroCopyFrame(values, values.get(), n * w * sizeof(float)));
+  for (size_t i = 0; i < tables->size(); ++i) {
+    Table* table = (*tables)[i];
+    const size_t n = h.slices(i).num_keys();
+    const uint32_t w = table->width();
+    // The reply buffer is freed by ZeroMQ once sent; malloc reuses it for the next reply.
+    std::shared_ptr<float[]> values(new float[n * w]);
+    if (n > 0) table->Pull(msg.keys(i).data(), n, values.get());
+    // Echo the keys frame without a copy.
+    r.AddSlice(h.slices(i).table(), w, n, std::move(msg.frames[i]),
+               transport::ZeroCopyFrame(values, values.get(), n * w * sizeof(float)));
   }
   Send(h.sender(), r);
 }
 
 void Server::Clock(const Message& msg) {
-  auto it = worker_clock_.find(msg.header.sender());
+  AdvanceClock(msg.header.sender(), msg.header.clock());
+}
+
+void Server::AdvanceClock(int worker, int64_t clock) {
+  auto it = worker_clock_.find(worker);
   if (it == worker_clock_.end()) return;  // finished or dead
-  if (msg.header.clock() == std::numeric_limits<int64_t>::max()) {
+  if (clock == std::numeric_limits<int64_t>::max()) {
     worker_clock_.erase(it);  // the worker is done; it no longer holds anyone back
   } else {
-    it->second = std::max(it->second, msg.header.clock());
+    it->second = std::max(it->second, clock);
   }
   ReleaseHeldPulls();
 }

@@ -1,12 +1,13 @@
 // Server: serves one key range of every table to the workers.
 //
 // Handles CREATE_TABLE, PUSH, PULL, CLOCK and STATS on the node's receive thread, which
-// owns the tables (no locks on the store). Every request is checked first: frames against
-// the header, keys sorted, unique and inside this server's range, a known table, a
-// matching width. A bad request gets an ERROR reply naming the reason; the server keeps
-// serving.
+// owns the tables (no locks on the store). A data message may carry several slices (one
+// per table). Every request is checked whole before any of it is applied: frames against
+// the header, keys sorted, unique and inside this server's range, known tables, matching
+// widths. A bad request gets an ERROR reply naming the reason; the server keeps serving.
 //
-// Consistency: each worker's clock is the number of minibatches it has finished (CLOCK).
+// Consistency: each worker's clock is the number of minibatches it has finished (CLOCK, or
+// a PUSH flagged END_OF_STEP).
 // A PULL stamped with clock c waits while c - max_delay exceeds the slowest live worker's
 // clock (max_delay 0 is BSP; -1 never waits). Finished and dead workers stop counting.
 //
@@ -41,9 +42,14 @@ class Server {
   Status Push(const transport::Message& msg);
   void Pull(transport::Message&& msg);
   void Clock(const transport::Message& msg);
+  // Advances `worker`'s clock to `clock` (int64 max: finished) and releases pulls.
+  void AdvanceClock(int worker, int64_t clock);
+  // The tables of msg's slices, checked against each slice's width (a PULL's width 0
+  // means "the table's").
+  Result<std::vector<Table*>> SliceTables(const transport::Message& msg);
   void Stats(const transport::Message& msg);
   Status Save(const transport::Message& msg);
-  Result<Table*> FindTable(const wire::Header& h);
+  Result<Table*> FindTable(uint32_t id);
   bool PullReady(const wire::Header& h) const;
   void ReleaseHeldPulls();
   void ReplyAck(const wire::Header& req, wire::Control* control = nullptr);

@@ -19,16 +19,28 @@ bool Aligned(const void* p, size_t a) {
 
 }  // namespace
 
-std::span<const uint64_t> Message::keys() const {
-  if (frames.empty()) return {};
-  const auto& f = frames[0];
+size_t FramesPerSlice(wire::Command c) {
+  return c == wire::PULL ? 1 : 2;
+}
+
+std::span<const uint64_t> Message::keys(size_t i) const {
+  const auto& f = frames[i * FramesPerSlice(header.command())];
   return {static_cast<const uint64_t*>(f.data()), f.size() / sizeof(uint64_t)};
 }
 
-std::span<const float> Message::values() const {
-  if (frames.size() < 2) return {};
-  const auto& f = frames[1];
+std::span<const float> Message::values(size_t i) const {
+  const auto& f = frames[i * FramesPerSlice(header.command()) + 1];
   return {static_cast<const float*>(f.data()), f.size() / sizeof(float)};
+}
+
+void Message::AddSlice(uint32_t table, uint32_t width, uint64_t num_keys, zmq::message_t keys,
+                       zmq::message_t values) {
+  wire::Slice* s = header.add_slices();
+  s->set_table(table);
+  s->set_value_width(width);
+  s->set_num_keys(num_keys);
+  frames.push_back(std::move(keys));
+  if (FramesPerSlice(header.command()) == 2) frames.push_back(std::move(values));
 }
 
 void Message::AlignFrames() {
@@ -50,56 +62,69 @@ zmq::message_t CopyFrame(const void* data, size_t size) {
   return zmq::message_t(data, size);
 }
 
-Status ValidateDataFrames(const Message& msg, uint64_t key_begin, uint64_t key_end) {
-  const wire::Header& h = msg.header;
-  const bool has_values = h.command() == wire::PUSH || h.command() == wire::PULL_REPLY;
-  const size_t want_frames = has_values ? 2 : 1;
-  if (h.num_keys() == 0) {
-    // An empty request carries no data frames at all.
-    if (!msg.frames.empty() && msg.frames[0].size() != 0) {
-      return InvalidArgument("header says 0 keys but a keys frame of " +
-                             std::to_string(msg.frames[0].size()) + " bytes follows");
+namespace {
+
+// One slice's frames (values null for a PULL); `what` names the slice in errors.
+Status ValidateSlice(const wire::Slice& sl, const zmq::message_t& kf, const zmq::message_t* vf,
+                     uint64_t key_begin, uint64_t key_end, const std::string& what) {
+  const uint64_t n = sl.num_keys();
+  if (kf.size() != n * sizeof(uint64_t)) {
+    return InvalidArgument(what + "keys frame has " + std::to_string(kf.size()) +
+                           " bytes; header says " + std::to_string(n) + " keys (" +
+                           std::to_string(n * sizeof(uint64_t)) + " bytes)");
+  }
+  if (n > 0 && !Aligned(kf.data(), alignof(uint64_t))) {
+    return InvalidArgument(what + "keys frame is not 8-byte aligned");
+  }
+  if (vf != nullptr) {
+    if (sl.value_width() == 0) return InvalidArgument(what + "value_width is 0");
+    const uint64_t want = n * sl.value_width() * sizeof(float);
+    if (vf->size() != want) {
+      return InvalidArgument(what + "values frame has " + std::to_string(vf->size()) +
+                             " bytes; expected " + std::to_string(want) + " (" + std::to_string(n) +
+                             " keys x width " + std::to_string(sl.value_width()) + " x 4)");
     }
-    return Status::Ok();
-  }
-  if (msg.frames.size() != want_frames) {
-    return InvalidArgument(std::string(CommandName(h.command())) + " needs " +
-                           std::to_string(want_frames) + " data frame(s), got " +
-                           std::to_string(msg.frames.size()));
-  }
-  const auto& kf = msg.frames[0];
-  if (kf.size() != h.num_keys() * sizeof(uint64_t)) {
-    return InvalidArgument("keys frame has " + std::to_string(kf.size()) + " bytes; header says " +
-                           std::to_string(h.num_keys()) + " keys (" +
-                           std::to_string(h.num_keys() * sizeof(uint64_t)) + " bytes)");
-  }
-  if (!Aligned(kf.data(), alignof(uint64_t))) {
-    return InvalidArgument("keys frame is not 8-byte aligned");
-  }
-  if (has_values) {
-    if (h.value_width() == 0) return InvalidArgument("value_width is 0");
-    const uint64_t want = h.num_keys() * h.value_width() * sizeof(float);
-    if (msg.frames[1].size() != want) {
-      return InvalidArgument("values frame has " + std::to_string(msg.frames[1].size()) +
-                             " bytes; expected " + std::to_string(want) + " (" +
-                             std::to_string(h.num_keys()) + " keys x width " +
-                             std::to_string(h.value_width()) + " x 4)");
-    }
-    if (!Aligned(msg.frames[1].data(), alignof(float))) {
-      return InvalidArgument("values frame is not 4-byte aligned");
+    if (n > 0 && !Aligned(vf->data(), alignof(float))) {
+      return InvalidArgument(what + "values frame is not 4-byte aligned");
     }
   }
+  if (n == 0) return Status::Ok();
   const uint64_t* k = static_cast<const uint64_t*>(kf.data());
-  const size_t n = h.num_keys();
   if (k[0] < key_begin || k[n - 1] > key_end) {
-    return InvalidArgument("key outside this server's range [" + std::to_string(key_begin) + ", " +
-                           std::to_string(key_end) + "]");
+    return InvalidArgument(what + "key outside this server's range [" + std::to_string(key_begin) +
+                           ", " + std::to_string(key_end) + "]");
   }
   for (size_t i = 1; i < n; ++i) {
     if (k[i] <= k[i - 1]) {
-      return InvalidArgument("keys not sorted and unique at index " + std::to_string(i) + " (" +
-                             std::to_string(k[i - 1]) + " then " + std::to_string(k[i]) + ")");
+      return InvalidArgument(what + "keys not sorted and unique at index " + std::to_string(i) +
+                             " (" + std::to_string(k[i - 1]) + " then " + std::to_string(k[i]) +
+                             ")");
     }
+  }
+  return Status::Ok();
+}
+
+}  // namespace
+
+Status ValidateDataFrames(const Message& msg, uint64_t key_begin, uint64_t key_end) {
+  const wire::Header& h = msg.header;
+  const int slices = h.slices_size();
+  if (slices < 1 || slices > kMaxSlices) {
+    return InvalidArgument(std::string(CommandName(h.command())) + " must carry 1 to " +
+                           std::to_string(kMaxSlices) + " slices, got " + std::to_string(slices));
+  }
+  const size_t per = FramesPerSlice(h.command());
+  if (msg.frames.size() != slices * per) {
+    return InvalidArgument(std::string(CommandName(h.command())) + " with " +
+                           std::to_string(slices) + " slice(s) needs " +
+                           std::to_string(slices * per) + " data frame(s), got " +
+                           std::to_string(msg.frames.size()));
+  }
+  for (int i = 0; i < slices; ++i) {
+    const std::string what = slices == 1 ? "" : "slice " + std::to_string(i) + ": ";
+    SPARROW_RETURN_IF_ERROR(ValidateSlice(h.slices(i), msg.frames[i * per],
+                                          per == 2 ? &msg.frames[i * per + 1] : nullptr, key_begin,
+                                          key_end, what));
   }
   return Status::Ok();
 }

@@ -1,6 +1,6 @@
 // Message: one ZeroMQ multipart message of the Sparrow wire protocol (proto/wire.proto).
 //
-// Frame 0 is the Protobuf Header; data frames follow raw (keys, then values). Received
+// Frame 0 is the Protobuf Header; data frames follow raw (per slice: keys, then values). Received
 // frames are kept as the zmq::message_t ZeroMQ filled, so typed views read them in place;
 // frames to send reference the caller's buffers (ZeroCopyFrame) so large arrays are never
 // copied on the way out.
@@ -22,16 +22,28 @@ namespace sparrow::transport {
 
 // Peers must speak exactly this version; bump it on any incompatible change of the header
 // or of the frame layout.
-inline constexpr uint32_t kWireVersion = 1;
+inline constexpr uint32_t kWireVersion = 2;
+
+// A data message carries at most this many slices (tables): enough for any model, small
+// enough that a hostile header cannot make a server loop.
+inline constexpr int kMaxSlices = 16;
+
+// Data frames per slice: keys and values for PUSH and PULL_REPLY, keys only for PULL.
+size_t FramesPerSlice(wire::Command c);
 
 struct Message {
   wire::Header header;
   std::vector<zmq::message_t> frames;  // data frames (frame 1 onward)
 
-  // Views of the data frames. Require ValidateDataFrames() to have succeeded (for received
-  // messages) or the frames to have been built by this process. Valid while *this lives.
-  std::span<const uint64_t> keys() const;
-  std::span<const float> values() const;
+  // Views of slice i's data frames. Require ValidateDataFrames() to have succeeded (for
+  // received messages) or the frames to have been built by this process, and
+  // i < header.slices_size(). Valid while *this lives.
+  std::span<const uint64_t> keys(size_t i) const;
+  std::span<const float> values(size_t i) const;
+  // Appends slice (table, width) with its frames; `values` is ignored for a PULL (set the
+  // command first). The frames are taken as they are (ZeroCopyFrame or CopyFrame).
+  void AddSlice(uint32_t table, uint32_t width, uint64_t num_keys, zmq::message_t keys,
+                zmq::message_t values = zmq::message_t());
 
   // Moves any data frame that does not start on an 8-byte boundary into an aligned copy.
   // ZeroMQ hands out small received frames at arbitrary offsets of its batch buffer;
@@ -46,10 +58,11 @@ zmq::message_t ZeroCopyFrame(std::shared_ptr<const void> owner, const void* data
 // A frame holding a copy of [data, data+size); for small arrays.
 zmq::message_t CopyFrame(const void* data, size_t size);
 
-// Checks the data frames of a PUSH, PULL or PULL_REPLY against the header: frame count,
-// keys frame length == num_keys * 8, values frame length == num_keys * value_width * 4,
-// keys strictly ascending and within [key_begin, key_end]. On failure returns
-// InvalidArgument with the reason; the message is left untouched.
+// Checks the data frames of a PUSH, PULL or PULL_REPLY against the header: 1 to kMaxSlices
+// slices, frame count, and for every slice: keys frame length == num_keys * 8, values
+// frame length == num_keys * value_width * 4, keys strictly ascending and within
+// [key_begin, key_end]. On failure returns InvalidArgument with the reason (naming the
+// slice when there are several); the message is left untouched.
 Status ValidateDataFrames(const Message& msg, uint64_t key_begin, uint64_t key_end);
 
 // Serialises the header as frame 0. Fills in the version.

@@ -10,7 +10,7 @@ std::string TcpEndpoint(const std::string& address) {
 }
 
 Van::Van() : context_(1), router_(context_, zmq::socket_type::router) {
-  router_.set(zmq::sockopt::rcvtimeo, 100);  // lets the receive loop notice Stop()
+  router_.set(zmq::sockopt::rcvtimeo, 20);  // lets the receive loop notice Stop() soon
   router_.set(zmq::sockopt::linger, 0);
   router_.set(zmq::sockopt::rcvhwm, 0);  // never drop: flow control is the protocol's job
 }

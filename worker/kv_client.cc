@@ -43,79 +43,128 @@ Ticket KVClient::NewGroup(int parts, Callback cb) {
   return t;
 }
 
-void KVClient::SendParts(wire::Command cmd, uint32_t table, const Keys& keys, const Values* vals,
-                         uint32_t width, float* out, Ticket group) {
-  const auto& servers = node_->table().servers;
-  const uint64_t* k = keys->data();
-  const size_t n = keys->size();
-  size_t begin = 0;
-  for (const auto& s : servers) {
-    if (begin >= n) break;
-    const size_t end = std::upper_bound(k + begin, k + n, s.key_end()) - k;  // keys <= key_end
-    const size_t count = end - begin;
-    if (count == 0) continue;
+std::vector<KVClient::Route> KVClient::RouteKeys(
+    const std::vector<const std::vector<uint64_t>*>& keys, const std::vector<uint32_t>& widths,
+    const std::vector<float*>& outs) const {
+  std::vector<Route> routes;
+  std::vector<size_t> begin(keys.size(), 0);
+  for (const auto& s : node_->table().servers) {
+    Route r{s.id(), {}};
+    bool any = false;
+    for (size_t i = 0; i < keys.size(); ++i) {
+      const std::vector<uint64_t>& k = *keys[i];
+      // Keys <= key_end belong to this server or an earlier one.
+      const size_t end = std::upper_bound(k.begin() + begin[i], k.end(), s.key_end()) - k.begin();
+      r.ranges.push_back({begin[i], end - begin[i], widths[i], outs.empty() ? nullptr : outs[i]});
+      any = any || end > begin[i];
+      begin[i] = end;
+    }
+    if (any) routes.push_back(std::move(r));
+  }
+  return routes;
+}
+
+void KVClient::SendRoutes(wire::Command cmd, const std::vector<Route>& routes,
+                          const std::vector<uint32_t>& tables, const std::vector<Keys>& keys,
+                          const std::vector<Values>& vals, int64_t clock, uint32_t flags,
+                          Ticket group) {
+  for (const Route& route : routes) {
     Message msg;
     msg.header.set_command(cmd);
     msg.header.set_sender(node_->id());
-    msg.header.set_receiver(s.id());
-    msg.header.set_table(table);
-    msg.header.set_clock(clock_.load());
-    msg.header.set_num_keys(count);
-    msg.header.set_value_width(width);
-    msg.frames.push_back(transport::ZeroCopyFrame(keys, k + begin, count * sizeof(uint64_t)));
-    if (vals != nullptr) {
-      const float* v = (*vals)->data() + begin * width;
-      msg.frames.push_back(transport::ZeroCopyFrame(*vals, v, count * width * sizeof(float)));
+    msg.header.set_receiver(route.server_id);
+    msg.header.set_clock(clock);
+    msg.header.set_flags(flags);
+    for (size_t i = 0; i < route.ranges.size(); ++i) {
+      const Range& r = route.ranges[i];
+      zmq::message_t kf =
+          transport::ZeroCopyFrame(keys[i], keys[i]->data() + r.offset, r.count * sizeof(uint64_t));
+      zmq::message_t vf;
+      if (!vals.empty()) {
+        vf = transport::ZeroCopyFrame(vals[i], vals[i]->data() + r.offset * r.width,
+                                      r.count * r.width * sizeof(float));
+      }
+      msg.AddSlice(tables[i], r.width, r.count, std::move(kf), std::move(vf));
     }
     uint64_t rid;
     {
       std::lock_guard<std::mutex> lock(mu_);
       rid = next_request_++;
       parts_[rid] =
-          Part{group, s.id(), begin, count, width, out, NowMs() + options_.request_timeout_ms};
+          Part{group, route.server_id, route.ranges, NowMs() + options_.request_timeout_ms};
     }
     msg.header.set_request_id(rid);
-    Status st = node_->IsDead(s.id()) ? Unavailable(ServerName(s.id()) + " is dead")
-                                      : node_->van().Send(s.id(), msg);
+    Status st = node_->IsDead(route.server_id)
+                    ? Unavailable(ServerName(route.server_id) + " is dead")
+                    : node_->van().Send(route.server_id, msg);
     if (!st.ok()) CompletePart(rid, st);
-    begin = end;
   }
 }
 
-namespace {
-int CountParts(const cluster::NodeTable& t, const std::vector<uint64_t>& keys) {
-  int parts = 0;
-  size_t begin = 0;
-  for (const auto& s : t.servers) {
-    if (begin >= keys.size()) break;
-    const size_t end =
-        std::upper_bound(keys.begin() + begin, keys.end(), s.key_end()) - keys.begin();
-    if (end > begin) ++parts;
-    begin = end;
+Ticket KVClient::Pull(std::vector<PullSlice> slices, Callback cb) {
+  std::vector<const std::vector<uint64_t>*> kp;
+  std::vector<uint32_t> tables, widths;
+  std::vector<float*> outs;
+  std::vector<Keys> keys;
+  for (auto& s : slices) {
+    kp.push_back(s.keys.get());
+    tables.push_back(s.table);
+    widths.push_back(s.width);
+    outs.push_back(s.out);
+    keys.push_back(std::move(s.keys));
   }
-  return parts;
-}
-}  // namespace
-
-Ticket KVClient::Pull(uint32_t table, Keys keys, uint32_t width, float* out, Callback cb) {
-  const Ticket t = NewGroup(CountParts(node_->table(), *keys), std::move(cb));
-  SendParts(wire::PULL, table, keys, nullptr, width, out, t);
+  const std::vector<Route> routes = RouteKeys(kp, widths, outs);
+  const Ticket t = NewGroup(static_cast<int>(routes.size()), std::move(cb));
+  SendRoutes(wire::PULL, routes, tables, keys, {}, clock_.load(), 0, t);
   return t;
 }
 
-Ticket KVClient::Push(uint32_t table, Keys keys, Values grads, uint32_t width, Callback cb) {
-  if (grads->size() != keys->size() * width) {
+Ticket KVClient::Push(std::vector<PushSlice> slices, bool end_of_step, Callback cb) {
+  std::vector<const std::vector<uint64_t>*> kp;
+  std::vector<uint32_t> tables, widths;
+  std::vector<Keys> keys;
+  std::vector<Values> vals;
+  std::string bad;
+  for (auto& s : slices) {
+    if (s.grads->size() != s.keys->size() * s.width) {
+      bad = "push of " + std::to_string(s.keys->size()) + " keys with " +
+            std::to_string(s.grads->size()) + " values at width " + std::to_string(s.width);
+    }
+    kp.push_back(s.keys.get());
+    tables.push_back(s.table);
+    widths.push_back(s.width);
+    keys.push_back(std::move(s.keys));
+    vals.push_back(std::move(s.grads));
+  }
+  if (!bad.empty()) {
     const Ticket t = NewGroup(0, nullptr);
     std::lock_guard<std::mutex> lock(mu_);
-    groups_[t].status = InvalidArgument("push of " + std::to_string(keys->size()) + " keys with " +
-                                        std::to_string(grads->size()) + " values at width " +
-                                        std::to_string(width));
+    groups_[t].status = InvalidArgument(bad);
     if (cb) cb(groups_[t].status);
     return t;
   }
-  const Ticket t = NewGroup(CountParts(node_->table(), *keys), std::move(cb));
-  SendParts(wire::PUSH, table, keys, &grads, width, nullptr, t);
+  const std::vector<Route> routes = RouteKeys(kp, widths, {});
+  const Ticket t = NewGroup(static_cast<int>(routes.size()), std::move(cb));
+  const bool clocked = end_of_step && node_->table().max_delay >= 0;
+  // The step's clock: the push ends it where it lands, a CLOCK does elsewhere.
+  const int64_t step = end_of_step ? clock_.fetch_add(1) : clock_.load();
+  SendRoutes(wire::PUSH, routes, tables, keys, vals, step, clocked ? wire::END_OF_STEP : 0, t);
+  if (clocked) {
+    std::vector<int> pushed;
+    for (const Route& r : routes) pushed.push_back(r.server_id);
+    std::sort(pushed.begin(), pushed.end());
+    SendClock(step + 1, pushed);
+  }
   return t;
+}
+
+Ticket KVClient::Pull(uint32_t table, Keys keys, uint32_t width, float* out, Callback cb) {
+  return Pull(std::vector<PullSlice>{{table, std::move(keys), width, out}}, std::move(cb));
+}
+
+Ticket KVClient::Push(uint32_t table, Keys keys, Values grads, uint32_t width, Callback cb) {
+  return Push(std::vector<PushSlice>{{table, std::move(keys), std::move(grads), width}},
+              /*end_of_step=*/false, std::move(cb));
 }
 
 Status KVClient::Wait(Ticket t) {
@@ -175,15 +224,21 @@ void KVClient::Handle(Message&& msg) {
     case wire::PULL_REPLY: {
       const wire::NodeInfo* s = node_->table().Find(h.sender());
       st = ValidateDataFrames(msg, s ? s->key_begin() : 0, s ? s->key_end() : ~0ull);
-      if (st.ok() && (h.num_keys() != part.count || h.value_width() != part.width)) {
-        st =
-            InvalidArgument("reply has " + std::to_string(h.num_keys()) + " keys of width " +
-                            std::to_string(h.value_width()) + ", asked for " +
-                            std::to_string(part.count) + " of width " + std::to_string(part.width));
+      if (st.ok() && static_cast<size_t>(h.slices_size()) != part.ranges.size()) {
+        st = InvalidArgument("reply has " + std::to_string(h.slices_size()) +
+                             " slices, asked for " + std::to_string(part.ranges.size()));
       }
-      if (st.ok() && part.count > 0) {
-        std::memcpy(part.out + part.offset * part.width, msg.values().data(),
-                    part.count * part.width * sizeof(float));
+      for (size_t i = 0; st.ok() && i < part.ranges.size(); ++i) {
+        const Range& r = part.ranges[i];
+        const wire::Slice& sl = h.slices(static_cast<int>(i));
+        if (sl.num_keys() != r.count || sl.value_width() != r.width) {
+          st = InvalidArgument("reply has " + std::to_string(sl.num_keys()) + " keys of width " +
+                               std::to_string(sl.value_width()) + ", asked for " +
+                               std::to_string(r.count) + " of width " + std::to_string(r.width));
+        } else if (r.count > 0) {
+          std::memcpy(r.out + r.offset * r.width, msg.values(i).data(),
+                      r.count * r.width * sizeof(float));
+        }
       }
       break;
     }
@@ -238,29 +293,27 @@ void KVClient::TimeoutLoop() {
   }
 }
 
-void KVClient::Tick() {
-  // Training threads tick concurrently; servers keep the largest clock they hear.
-  const int64_t next = clock_.fetch_add(1) + 1;
-  if (node_->table().max_delay < 0) return;  // asynchronous: no server waits on clocks
+void KVClient::SendClock(int64_t clock, const std::vector<int>& skip) {
   for (const auto& s : node_->table().servers) {
+    if (std::binary_search(skip.begin(), skip.end(), s.id())) continue;
     Message m;
     m.header.set_command(wire::CLOCK);
     m.header.set_sender(node_->id());
     m.header.set_receiver(s.id());
-    m.header.set_clock(next);
+    m.header.set_clock(clock);
     (void)node_->van().Send(s.id(), m);
   }
 }
 
+void KVClient::Tick() {
+  // Training threads tick concurrently; servers keep the largest clock they hear.
+  const int64_t next = clock_.fetch_add(1) + 1;
+  if (node_->table().max_delay < 0) return;  // asynchronous: no server waits on clocks
+  SendClock(next, {});
+}
+
 void KVClient::FinishClock() {
-  for (const auto& s : node_->table().servers) {
-    Message m;
-    m.header.set_command(wire::CLOCK);
-    m.header.set_sender(node_->id());
-    m.header.set_receiver(s.id());
-    m.header.set_clock(std::numeric_limits<int64_t>::max());
-    (void)node_->van().Send(s.id(), m);
-  }
+  SendClock(std::numeric_limits<int64_t>::max(), {});
 }
 
 Status KVClient::ControlToAllServers(wire::Command cmd, wire::Control control,
@@ -278,7 +331,7 @@ Status KVClient::ControlToAllServers(wire::Command cmd, wire::Control control,
     {
       std::lock_guard<std::mutex> lock(mu_);
       rid = next_request_++;
-      Part p{t, servers[i].id(), 0, 0, 0, nullptr, NowMs() + options_.request_timeout_ms};
+      Part p{t, servers[i].id(), {}, NowMs() + options_.request_timeout_ms};
       p.reply_control = &(*replies)[i];
       parts_[rid] = p;
     }

@@ -1,15 +1,19 @@
 // KVClient: a worker's view of the parameter servers.
 //
-// Pull(keys) and Push(keys, grads) take keys sorted and unique, slice them by the servers'
-// key ranges (one binary search per server), and send every slice without copying: the
+// Pull(keys) and Push(keys, grads) take keys sorted and unique, cut them by the servers'
+// key ranges (one binary search per server), and send every part without copying: the
 // frames reference the caller's buffers, kept alive by shared_ptr until ZeroMQ has sent
-// them. Any number of requests may be in flight. Each returns a ticket; Wait(ticket)
+// them. A request may span several tables (slices): a server receives all of its share
+// in one message, so a training step costs one pull and one push per server whatever
+// the model. Any number of requests may be in flight. Each returns a ticket; Wait(ticket)
 // blocks until every server answered and returns OK or the first error. A server that the
 // scheduler declares dead, or that does not answer within the timeout, fails its pending
 // requests with an error naming it.
 //
-// The consistency clock: Tick() ends a minibatch (CLOCK to every server); pulls carry the
-// current clock, so servers hold a pull that runs too far ahead of the slowest worker.
+// The consistency clock: Tick() ends a minibatch (CLOCK to every server), or a push with
+// end_of_step does (flagged on the push where a server gets one, so the common case sends
+// no extra message); pulls carry the current clock, so servers hold a pull that runs too
+// far ahead of the slowest worker.
 //
 // Thread safety: every method may be called from any thread. Callbacks run on the node's
 // receive thread (or on the timeout thread when failing): keep them short.
@@ -34,6 +38,23 @@ using Values = std::shared_ptr<const std::vector<float>>;
 using Ticket = uint64_t;
 using Callback = std::function<void(const Status&)>;
 
+// One table's part of a pull: out[0 .. keys->size() * width) receives the rows; it must
+// stay valid, and untouched by the caller, until the ticket completes.
+struct PullSlice {
+  uint32_t table;
+  Keys keys;
+  uint32_t width;
+  float* out;
+};
+
+// One table's part of a push: grads->size() == keys->size() * width.
+struct PushSlice {
+  uint32_t table;
+  Keys keys;
+  Values grads;
+  uint32_t width;
+};
+
 struct KVClientOptions {
   int request_timeout_ms = 60000;  // a server silent this long fails the request
 };
@@ -50,10 +71,13 @@ class KVClient {
   // Creates `spec` on every server (idempotent for the same spec) and waits.
   Status CreateTable(const wire::TableSpec& spec);
 
-  // Reads `keys`' weights into out[0 .. keys->size() * width). `out` must stay valid, and
-  // untouched by the caller, until the ticket completes. `width` must match the table.
+  // Reads every slice's rows (at most transport::kMaxSlices slices). Widths must match the
+  // tables.
+  Ticket Pull(std::vector<PullSlice> slices, Callback cb = nullptr);
+  // Sends gradients. With end_of_step the push also ends this minibatch, as Tick() would.
+  Ticket Push(std::vector<PushSlice> slices, bool end_of_step = false, Callback cb = nullptr);
+  // One-table forms of the above.
   Ticket Pull(uint32_t table, Keys keys, uint32_t width, float* out, Callback cb = nullptr);
-  // Sends gradients: grads->size() == keys->size() * width.
   Ticket Push(uint32_t table, Keys keys, Values grads, uint32_t width, Callback cb = nullptr);
   // Blocks until the ticket completes; returns its status. Each ticket may be waited once.
   Status Wait(Ticket t);
@@ -77,20 +101,36 @@ class KVClient {
     bool done = false;
     Callback cb;
   };
-  struct Part {  // one server's slice of a group
-    Ticket group;
-    int server_id;
-    size_t offset;  // first key of the slice within the group's keys
+  struct Range {    // one slice's keys at one server
+    size_t offset;  // first key within the slice's keys
     size_t count;
     uint32_t width;
     float* out;  // pull only
+  };
+  struct Part {  // one server's share of a group
+    Ticket group;
+    int server_id;
+    std::vector<Range> ranges;  // one per slice
     int64_t deadline_ms;
     wire::Control* reply_control = nullptr;  // for STATS / control replies
   };
+  // What one message to one server carries: ranges[i] of slice i.
+  struct Route {
+    int server_id;
+    std::vector<Range> ranges;
+  };
 
   Ticket NewGroup(int parts, Callback cb);
-  void SendParts(wire::Command cmd, uint32_t table, const Keys& keys, const Values* vals,
-                 uint32_t width, float* out, Ticket group);
+  // Cuts the slices' keys by server range; servers with no keys are left out.
+  std::vector<Route> RouteKeys(const std::vector<const std::vector<uint64_t>*>& keys,
+                               const std::vector<uint32_t>& widths,
+                               const std::vector<float*>& outs) const;
+  // Sends one message per route. `vals` is empty for a pull. clock/flags go in the header.
+  void SendRoutes(wire::Command cmd, const std::vector<Route>& routes,
+                  const std::vector<uint32_t>& tables, const std::vector<Keys>& keys,
+                  const std::vector<Values>& vals, int64_t clock, uint32_t flags, Ticket group);
+  // CLOCK(clock) to every server not in `skip` (sorted server ids).
+  void SendClock(int64_t clock, const std::vector<int>& skip);
   void OnDead(const std::vector<int>& dead, const std::string& why);
   // Takes a part out of the pending set; false if it was already finished.
   bool ClaimPart(uint64_t request_id, Part* part);

@@ -25,7 +25,7 @@ struct Trainer::Step {
   std::vector<uint32_t> slot;
   std::vector<float> w, v;
   float bias = 0;
-  Ticket tw = 0, tv = 0, tb = 0;
+  Ticket pull = 0;
   bool pending = false;
 };
 
@@ -123,12 +123,14 @@ Status Trainer::StartPull(Step* s) {
   data::UniqueKeys(s->batch, s->unique.get(), &s->slot);
   const size_t n = s->unique->size();
   s->w.resize(n);
-  s->tw = kv_->Pull(kLinearTable, s->unique, 1, s->w.data());
+  // One message per server for every table of the model.
+  std::vector<PullSlice> slices{{kLinearTable, s->unique, 1, s->w.data()},
+                                {kBiasTable, kBiasKeys, 1, &s->bias}};
   if (spec_.FactorWidth() > 0) {
     s->v.resize(n * spec_.FactorWidth());
-    s->tv = kv_->Pull(kFactorTable, s->unique, spec_.FactorWidth(), s->v.data());
+    slices.push_back({kFactorTable, s->unique, spec_.FactorWidth(), s->v.data()});
   }
-  s->tb = kv_->Pull(kBiasTable, kBiasKeys, 1, &s->bias);
+  s->pull = kv_->Pull(std::move(slices));
   s->pending = true;
   return Status::Ok();
 }
@@ -136,13 +138,7 @@ Status Trainer::StartPull(Step* s) {
 Status Trainer::FinishPull(Step* s) {
   if (!s->pending) return Status::Ok();
   s->pending = false;
-  Status st = kv_->Wait(s->tw);
-  if (spec_.FactorWidth() > 0) {
-    Status sv = kv_->Wait(s->tv);
-    if (st.ok()) st = sv;
-  }
-  Status sb = kv_->Wait(s->tb);
-  return st.ok() ? sb : st;
+  return kv_->Wait(s->pull);
 }
 
 Status Trainer::RunSteps(const std::vector<uint32_t>& order, size_t first, size_t stride,
@@ -151,7 +147,7 @@ Status Trainer::RunSteps(const std::vector<uint32_t>& order, size_t first, size_
   const bool prefetch = cfg_.train().prefetch() && cfg_.cluster().max_delay() != 0;
   Step steps[2];
   std::vector<float> margins;
-  std::vector<Ticket> inflight;
+  Ticket inflight = 0;  // the previous step's push
   size_t turn = 0;
   for (size_t step = first; step < steps_per_epoch_; step += stride, ++turn) {
     Step& cur = steps[turn % 2];
@@ -192,18 +188,17 @@ Status Trainer::RunSteps(const std::vector<uint32_t>& order, size_t first, size_
     for (float w : cur.batch.weights) *weight += w;
     auto grad_b = std::make_shared<std::vector<float>>(1, static_cast<float>(g.bias));
     // A pull that follows a push on the same connection sees it applied, so pushes need
-    // not be awaited before the next step; they are awaited one step later, to surface
-    // errors and bound what is in flight.
-    std::vector<Ticket> pushes;
-    pushes.push_back(kv_->Push(kLinearTable, cur.unique, grad_w, 1));
-    if (grad_v) pushes.push_back(kv_->Push(kFactorTable, cur.unique, grad_v, spec_.FactorWidth()));
-    pushes.push_back(kv_->Push(kBiasTable, kBiasKeys, grad_b, 1));
-    for (Ticket t : inflight) SPARROW_RETURN_IF_ERROR(kv_->Wait(t));
-    inflight = std::move(pushes);
-    cur.unique = std::make_shared<std::vector<uint64_t>>();  // the pushes hold the old one
-    kv_->Tick();
+    // not be awaited before the next step; each is awaited one step later, to surface
+    // errors and bound what is in flight. The push ends this step's clock.
+    std::vector<PushSlice> slices{{kLinearTable, cur.unique, grad_w, 1},
+                                  {kBiasTable, kBiasKeys, grad_b, 1}};
+    if (grad_v) slices.push_back({kFactorTable, cur.unique, grad_v, spec_.FactorWidth()});
+    const Ticket push = kv_->Push(std::move(slices), /*end_of_step=*/true);
+    if (inflight != 0) SPARROW_RETURN_IF_ERROR(kv_->Wait(inflight));
+    inflight = push;
+    cur.unique = std::make_shared<std::vector<uint64_t>>();  // the push holds the old one
   }
-  for (Ticket t : inflight) SPARROW_RETURN_IF_ERROR(kv_->Wait(t));
+  if (inflight != 0) SPARROW_RETURN_IF_ERROR(kv_->Wait(inflight));
   for (Step& s : steps) SPARROW_RETURN_IF_ERROR(FinishPull(&s));
   return Status::Ok();
 }

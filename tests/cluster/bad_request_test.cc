@@ -65,11 +65,8 @@ Message DataMsg(wire::Command cmd, uint32_t table, const std::vector<uint64_t>& 
                 const std::vector<float>& vals, uint32_t width) {
   Message m;
   m.header.set_command(cmd);
-  m.header.set_table(table);
-  m.header.set_num_keys(keys.size());
-  m.header.set_value_width(width);
-  m.frames.push_back(transport::CopyFrame(keys.data(), keys.size() * 8));
-  if (!vals.empty()) m.frames.push_back(transport::CopyFrame(vals.data(), vals.size() * 4));
+  m.AddSlice(table, width, keys.size(), transport::CopyFrame(keys.data(), keys.size() * 8),
+             transport::CopyFrame(vals.data(), vals.size() * 4));
   return m;
 }
 
@@ -93,7 +90,7 @@ TEST(BadRequestTest, ServerRejectsWithReasonAndKeepsServing) {
 
   // Keys frame shorter than the header says.
   Message m = DataMsg(wire::PULL, 1, {1, 2, 3}, {}, 2);
-  m.header.set_num_keys(4);
+  m.header.mutable_slices(0)->set_num_keys(4);
   ExpectError(p.Exchange(0, std::move(m)), "keys frame has 24 bytes; header says 4 keys");
   // Values frame of the wrong length.
   ExpectError(p.Exchange(0, DataMsg(wire::PUSH, 1, {1, 2}, {1, 2, 3}, 2)),
@@ -108,7 +105,19 @@ TEST(BadRequestTest, ServerRejectsWithReasonAndKeepsServing) {
   ExpectError(p.Exchange(0, DataMsg(wire::PUSH, 1, {1}, {1, 2, 3}, 3)), "width 3");
   // Missing values frame.
   Message nov = DataMsg(wire::PUSH, 1, {1}, {}, 2);
+  nov.frames.pop_back();
   ExpectError(p.Exchange(0, std::move(nov)), "needs 2 data frame(s), got 1");
+  // A two-table push whose second slice is bad is refused whole: the first is not applied.
+  Message two = DataMsg(wire::PUSH, 1, {11}, {5, 5}, 2);
+  const std::vector<uint64_t> k9{11};
+  const std::vector<float> v9{1};
+  two.AddSlice(9, 1, 1, transport::CopyFrame(k9.data(), 8), transport::CopyFrame(v9.data(), 4));
+  ExpectError(p.Exchange(0, std::move(two)), "no table 9");
+  Message after = p.Exchange(0, DataMsg(wire::PULL, 1, {11}, {}, 2));
+  ASSERT_EQ(after.header.command(), wire::PULL_REPLY);
+  after.AlignFrames();
+  EXPECT_EQ(std::vector<float>(after.values(0).begin(), after.values(0).end()),
+            (std::vector<float>{0, 0}));
 
   // A peer speaking another wire version: send raw bytes over our own socket.
   {
@@ -135,7 +144,7 @@ TEST(BadRequestTest, ServerRejectsWithReasonAndKeepsServing) {
   ASSERT_EQ(reply.header.command(), wire::PULL_REPLY);
   reply.AlignFrames();
   ASSERT_TRUE(transport::ValidateDataFrames(reply, 0, ~0ull).ok());
-  std::vector<float> got(reply.values().begin(), reply.values().end());
+  std::vector<float> got(reply.values(0).begin(), reply.values(0).end());
   EXPECT_EQ(got, (std::vector<float>{-1, -2, -3, -4}));
 
   p.node().Finish(false, "");

@@ -74,14 +74,16 @@ TEST(ClusterTest, TwoServersTwoWorkersPushAndPullExactly) {
 }
 
 // One fast and one slow worker take `steps` minibatches: pull at clock c, push -1 to one
-// key, tick. A pull at clock c sees the fast worker's own c pushes plus the slow worker's;
-// `lag` is how many minibatches the slow worker was behind at that moment.
+// key, tick (or, with clock_on_push, a push that ends the step: the key's server gets the
+// flag on the push, the other server a CLOCK). A pull at clock c sees the fast worker's own c
+// pushes plus the slow worker's; `lag` is how many minibatches the slow worker was behind at that
+// moment.
 struct LagReport {
   int max_lag = 0;
   int violations = 0;
 };
 
-LagReport RunClockedSteps(int max_delay, int steps) {
+LagReport RunClockedSteps(int max_delay, int steps, bool clock_on_push = false) {
   cluster::LocalCluster lc(ClusterOptions(2, 2, max_delay));
   EXPECT_TRUE(lc.Start().ok());
   LagReport report;
@@ -103,8 +105,12 @@ LagReport RunClockedSteps(int max_delay, int steps) {
       } else {
         std::this_thread::sleep_for(std::chrono::milliseconds(30));
       }
-      ASSERT_TRUE(w.kv.Wait(w.kv.Push(1, key, grad, 1)).ok());
-      w.kv.Tick();
+      if (clock_on_push) {
+        ASSERT_TRUE(w.kv.Wait(w.kv.Push({{1, key, grad, 1}}, /*end_of_step=*/true)).ok());
+      } else {
+        ASSERT_TRUE(w.kv.Wait(w.kv.Push(1, key, grad, 1)).ok());
+        w.kv.Tick();
+      }
     }
     EXPECT_TRUE(w.Finish().ok());
   };
@@ -127,6 +133,15 @@ TEST(ClusterTest, BoundedDelayLetsFastWorkerRunAheadByAtMostK) {
   LagReport r = RunClockedSteps(/*max_delay=*/2, 15);
   EXPECT_EQ(r.violations, 0);
   EXPECT_EQ(r.max_lag, 2);  // the fast worker does run ahead, up to the bound
+}
+
+TEST(ClusterTest, PushThatEndsTheStepKeepsTheSameBounds) {
+  LagReport bsp = RunClockedSteps(/*max_delay=*/0, 10, /*clock_on_push=*/true);
+  EXPECT_EQ(bsp.violations, 0);
+  EXPECT_EQ(bsp.max_lag, 0);
+  LagReport bounded = RunClockedSteps(/*max_delay=*/2, 10, /*clock_on_push=*/true);
+  EXPECT_EQ(bounded.violations, 0);
+  EXPECT_EQ(bounded.max_lag, 2);
 }
 
 TEST(ClusterTest, AsynchronousNeverWaits) {

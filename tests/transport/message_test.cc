@@ -5,17 +5,18 @@
 namespace sparrow::transport {
 namespace {
 
+// Appends a slice of `keys` and (for a PUSH) nvals values to m.
+void Add(Message* m, uint32_t table, std::vector<uint64_t> keys, uint32_t width, size_t nvals) {
+  std::vector<float> v(nvals, 1.0f);
+  m->AddSlice(table, width, keys.size(), CopyFrame(keys.data(), keys.size() * 8),
+              CopyFrame(v.data(), v.size() * 4));
+  m->AlignFrames();
+}
+
 Message Data(wire::Command cmd, std::vector<uint64_t> keys, uint32_t width, size_t nvals) {
   Message m;
   m.header.set_command(cmd);
-  m.header.set_num_keys(keys.size());
-  m.header.set_value_width(width);
-  m.frames.push_back(CopyFrame(keys.data(), keys.size() * 8));
-  if (cmd == wire::PUSH) {
-    std::vector<float> v(nvals, 1.0f);
-    m.frames.push_back(CopyFrame(v.data(), v.size() * 4));
-  }
-  m.AlignFrames();
+  Add(&m, 0, std::move(keys), width, nvals);
   return m;
 }
 
@@ -66,11 +67,42 @@ TEST(MessageTest, ValidatesDataFrames) {
   expect(Data(wire::PULL, {2, 2}, 1, 0), 0, ~0ull, "not sorted and unique");
   expect(Data(wire::PULL, {1, 500}, 1, 0), 0, 100, "outside this server's range");
   Message m = Data(wire::PULL, {1, 2}, 1, 0);
-  m.header.set_num_keys(3);
+  m.header.mutable_slices(0)->set_num_keys(3);
   expect(m, 0, ~0ull, "keys frame has 16 bytes; header says 3 keys");
   Message p = Data(wire::PUSH, {1, 2}, 1, 2);
   p.frames.pop_back();
   expect(p, 0, ~0ull, "needs 2 data frame(s), got 1");
+  Message none;
+  none.header.set_command(wire::PULL);
+  expect(none, 0, ~0ull, "must carry 1 to 16 slices, got 0");
+}
+
+TEST(MessageTest, SlicesCarryTheirOwnFrames) {
+  // A PUSH of three tables, the middle one empty: each slice reads its own frames.
+  Message m;
+  m.header.set_command(wire::PUSH);
+  Add(&m, 4, {1, 2}, 2, 4);
+  Add(&m, 5, {}, 3, 0);
+  Add(&m, 6, {9}, 1, 1);
+  ASSERT_TRUE(ValidateDataFrames(m, 0, ~0ull).ok());
+  EXPECT_EQ(m.frames.size(), 6u);
+  EXPECT_EQ(m.keys(0).size(), 2u);
+  EXPECT_EQ(m.values(0).size(), 4u);
+  EXPECT_TRUE(m.keys(1).empty());
+  EXPECT_EQ(m.keys(2)[0], 9u);
+  EXPECT_EQ(m.values(2).size(), 1u);
+  // A fault in a later slice is reported with the slice's index.
+  m.header.mutable_slices(2)->set_value_width(2);
+  Status st = ValidateDataFrames(m, 0, ~0ull);
+  EXPECT_NE(st.message().find("slice 2: values frame has 4 bytes; expected 8"), std::string::npos)
+      << st.message();
+  // A PULL has keys frames only.
+  Message pull;
+  pull.header.set_command(wire::PULL);
+  Add(&pull, 4, {1, 2}, 2, 0);
+  Add(&pull, 6, {3}, 1, 0);
+  EXPECT_EQ(pull.frames.size(), 2u);
+  EXPECT_TRUE(ValidateDataFrames(pull, 0, ~0ull).ok());
 }
 
 TEST(MessageTest, ZeroCopyFrameKeepsOwnerAlive) {
