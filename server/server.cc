@@ -75,6 +75,12 @@ void Server::Handle(Message&& msg) {
     case wire::PULL:
       Pull(std::move(msg));
       return;
+    case wire::PUSH_PULL:
+      st = Push(msg);
+      if (!st.ok()) break;
+      if (h.flags() & wire::END_OF_STEP) AdvanceClock(h.sender(), h.clock() + 1);
+      ServePull(std::move(msg));
+      return;
     case wire::CLOCK:
       Clock(msg);
       return;
@@ -120,13 +126,41 @@ Result<Table*> Server::FindTable(uint32_t id) {
   return it->second.get();
 }
 
+namespace {
+
+// Slices [0, PushedSlices) of a message are pushed, [FirstPulled, end) pulled.
+size_t PushedSlices(const wire::Header& h) {
+  switch (h.command()) {
+    case wire::PUSH:
+      return h.slices_size();
+    case wire::PUSH_PULL:
+      return h.num_push_slices();
+    default:
+      return 0;
+  }
+}
+
+size_t FirstPulled(const wire::Header& h) {
+  switch (h.command()) {
+    case wire::PULL:
+      return 0;
+    case wire::PUSH_PULL:
+      return h.num_push_slices();
+    default:
+      return h.slices_size();
+  }
+}
+
+}  // namespace
+
 Result<std::vector<Table*>> Server::SliceTables(const Message& msg) {
   const wire::NodeInfo* me = node_->table().Find(node_->id());
   SPARROW_RETURN_IF_ERROR(ValidateDataFrames(msg, me->key_begin(), me->key_end()));
   std::vector<Table*> tables;
-  for (const wire::Slice& sl : msg.header.slices()) {
+  for (int i = 0; i < msg.header.slices_size(); ++i) {
+    const wire::Slice& sl = msg.header.slices(i);
     SPARROW_ASSIGN_OR_RETURN(Table * table, FindTable(sl.table()));
-    const bool pull = msg.header.command() == wire::PULL;
+    const bool pull = static_cast<size_t>(i) >= FirstPulled(msg.header);
     if (sl.value_width() != table->width() && !(pull && sl.value_width() == 0)) {
       return InvalidArgument(std::string(pull ? "pull" : "push") + " of width " +
                              std::to_string(sl.value_width()) + " from table " +
@@ -140,7 +174,7 @@ Result<std::vector<Table*>> Server::SliceTables(const Message& msg) {
 
 Status Server::Push(const Message& msg) {
   SPARROW_ASSIGN_OR_RETURN(std::vector<Table*> tables, SliceTables(msg));
-  for (size_t i = 0; i < tables.size(); ++i) {
+  for (size_t i = 0; i < PushedSlices(msg.header); ++i) {
     const uint64_t n = msg.header.slices(i).num_keys();
     if (n > 0) tables[i]->Push(msg.keys(i).data(), msg.values(i).data(), n);
   }
@@ -152,16 +186,21 @@ bool Server::PullReady(const wire::Header& h) const {
   if (max_delay < 0 || worker_clock_.empty()) return true;
   int64_t slowest = std::numeric_limits<int64_t>::max();
   for (const auto& [id, c] : worker_clock_) slowest = std::min(slowest, c);
-  return h.clock() - max_delay <= slowest;
+  const bool after_step = h.command() == wire::PUSH_PULL && (h.flags() & wire::END_OF_STEP);
+  return h.clock() + (after_step ? 1 : 0) - max_delay <= slowest;
 }
 
 void Server::Pull(Message&& msg) {
-  const wire::Header& h = msg.header;
   Result<std::vector<Table*>> tables = SliceTables(msg);
   if (!tables.ok()) {
-    ReplyError(h, tables.status().message());
+    ReplyError(msg.header, tables.status().message());
     return;
   }
+  ServePull(std::move(msg));
+}
+
+void Server::ServePull(Message&& msg) {
+  const wire::Header& h = msg.header;
   if (!PullReady(h)) {
     held_pulls_.push_back(std::move(msg));
     return;
@@ -171,15 +210,15 @@ void Server::Pull(Message&& msg) {
   r.header.set_sender(node_->id());
   r.header.set_receiver(h.sender());
   r.header.set_request_id(h.request_id());
-  for (size_t i = 0; i < tables->size(); ++i) {
-    Table* table = (*tables)[i];
+  for (size_t i = FirstPulled(h); i < static_cast<size_t>(h.slices_size()); ++i) {
+    Table* table = tables_.at(h.slices(i).table()).get();  // checked before
     const size_t n = h.slices(i).num_keys();
     const uint32_t w = table->width();
     // The reply buffer is freed by ZeroMQ once sent; malloc reuses it for the next reply.
     std::shared_ptr<float[]> values(new float[n * w]);
     if (n > 0) table->Pull(msg.keys(i).data(), n, values.get());
     // Echo the keys frame without a copy.
-    r.AddSlice(h.slices(i).table(), w, n, std::move(msg.frames[i]),
+    r.AddSlice(h.slices(i).table(), w, n, std::move(msg.frames[msg.KeysFrame(i)]),
                transport::ZeroCopyFrame(values, values.get(), n * w * sizeof(float)));
   }
   Send(h.sender(), r);
@@ -211,7 +250,7 @@ void Server::ReleaseHeldPulls() {
     Message m = std::move(held_pulls_.front());
     held_pulls_.pop_front();
     if (PullReady(m.header)) {
-      Pull(std::move(m));
+      ServePull(std::move(m));
     } else {
       still.push_back(std::move(m));
     }

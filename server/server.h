@@ -1,6 +1,7 @@
 // Server: serves one key range of every table to the workers.
 //
-// Handles CREATE_TABLE, PUSH, PULL, CLOCK and STATS on the node's receive thread, which
+// Handles CREATE_TABLE, PUSH, PULL, PUSH_PULL, CLOCK, STATS and SAVE on the node's receive
+// thread, which
 // owns the tables (no locks on the store). A data message may carry several slices (one
 // per table). Every request is checked whole before any of it is applied: frames against
 // the header, keys sorted, unique and inside this server's range, known tables, matching
@@ -39,8 +40,13 @@ class Server {
  private:
   void OnDead(const std::vector<int>& dead);
   Status CreateTable(const transport::Message& msg);
+  // Checks a PUSH or PUSH_PULL whole, then applies its pushed slices.
   Status Push(const transport::Message& msg);
+  // Checks a PULL, then serves it (ServePull).
   void Pull(transport::Message&& msg);
+  // Replies with the pulled slices of a checked PULL or PUSH_PULL, or holds it while the
+  // consistency clock says it is too early.
+  void ServePull(transport::Message&& msg);
   void Clock(const transport::Message& msg);
   // Advances `worker`'s clock to `clock` (int64 max: finished) and releases pulls.
   void AdvanceClock(int worker, int64_t clock);
@@ -50,6 +56,7 @@ class Server {
   void Stats(const transport::Message& msg);
   Status Save(const transport::Message& msg);
   Result<Table*> FindTable(uint32_t id);
+  // Whether the pull of `h` may be served now (see the consistency rule above).
   bool PullReady(const wire::Header& h) const;
   void ReleaseHeldPulls();
   void ReplyAck(const wire::Header& req, wire::Control* control = nullptr);

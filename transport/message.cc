@@ -19,17 +19,37 @@ bool Aligned(const void* p, size_t a) {
 
 }  // namespace
 
-size_t FramesPerSlice(wire::Command c) {
-  return c == wire::PULL ? 1 : 2;
+bool SliceHasValues(const wire::Header& h, size_t i) {
+  switch (h.command()) {
+    case wire::PULL:
+      return false;
+    case wire::PUSH_PULL:
+      return i < h.num_push_slices();
+    default:
+      return true;
+  }
+}
+
+size_t Message::KeysFrame(size_t i) const {
+  switch (header.command()) {
+    case wire::PULL:
+      return i;
+    case wire::PUSH_PULL: {
+      const size_t pushed = header.num_push_slices();
+      return i < pushed ? 2 * i : 2 * pushed + (i - pushed);
+    }
+    default:
+      return 2 * i;
+  }
 }
 
 std::span<const uint64_t> Message::keys(size_t i) const {
-  const auto& f = frames[i * FramesPerSlice(header.command())];
+  const auto& f = frames[KeysFrame(i)];
   return {static_cast<const uint64_t*>(f.data()), f.size() / sizeof(uint64_t)};
 }
 
 std::span<const float> Message::values(size_t i) const {
-  const auto& f = frames[i * FramesPerSlice(header.command()) + 1];
+  const auto& f = frames[KeysFrame(i) + 1];
   return {static_cast<const float*>(f.data()), f.size() / sizeof(float)};
 }
 
@@ -40,7 +60,7 @@ void Message::AddSlice(uint32_t table, uint32_t width, uint64_t num_keys, zmq::m
   s->set_value_width(width);
   s->set_num_keys(num_keys);
   frames.push_back(std::move(keys));
-  if (FramesPerSlice(header.command()) == 2) frames.push_back(std::move(values));
+  if (SliceHasValues(header, header.slices_size() - 1)) frames.push_back(std::move(values));
 }
 
 void Message::AlignFrames() {
@@ -113,18 +133,23 @@ Status ValidateDataFrames(const Message& msg, uint64_t key_begin, uint64_t key_e
     return InvalidArgument(std::string(CommandName(h.command())) + " must carry 1 to " +
                            std::to_string(kMaxSlices) + " slices, got " + std::to_string(slices));
   }
-  const size_t per = FramesPerSlice(h.command());
-  if (msg.frames.size() != slices * per) {
+  if (h.command() == wire::PUSH_PULL && h.num_push_slices() > static_cast<uint32_t>(slices)) {
+    return InvalidArgument("PUSH_PULL says " + std::to_string(h.num_push_slices()) +
+                           " pushed slices of " + std::to_string(slices));
+  }
+  size_t want = 0;
+  for (int i = 0; i < slices; ++i) want += SliceHasValues(h, i) ? 2 : 1;
+  if (msg.frames.size() != want) {
     return InvalidArgument(std::string(CommandName(h.command())) + " with " +
-                           std::to_string(slices) + " slice(s) needs " +
-                           std::to_string(slices * per) + " data frame(s), got " +
-                           std::to_string(msg.frames.size()));
+                           std::to_string(slices) + " slice(s) needs " + std::to_string(want) +
+                           " data frame(s), got " + std::to_string(msg.frames.size()));
   }
   for (int i = 0; i < slices; ++i) {
     const std::string what = slices == 1 ? "" : "slice " + std::to_string(i) + ": ";
-    SPARROW_RETURN_IF_ERROR(ValidateSlice(h.slices(i), msg.frames[i * per],
-                                          per == 2 ? &msg.frames[i * per + 1] : nullptr, key_begin,
-                                          key_end, what));
+    const size_t f = msg.KeysFrame(i);
+    SPARROW_RETURN_IF_ERROR(ValidateSlice(h.slices(i), msg.frames[f],
+                                          SliceHasValues(h, i) ? &msg.frames[f + 1] : nullptr,
+                                          key_begin, key_end, what));
   }
   return Status::Ok();
 }

@@ -28,8 +28,8 @@ inline constexpr uint32_t kWireVersion = 2;
 // enough that a hostile header cannot make a server loop.
 inline constexpr int kMaxSlices = 16;
 
-// Data frames per slice: keys and values for PUSH and PULL_REPLY, keys only for PULL.
-size_t FramesPerSlice(wire::Command c);
+// Whether slice i of a message with header h carries a values frame (see wire.proto).
+bool SliceHasValues(const wire::Header& h, size_t i);
 
 struct Message {
   wire::Header header;
@@ -40,8 +40,11 @@ struct Message {
   // i < header.slices_size(). Valid while *this lives.
   std::span<const uint64_t> keys(size_t i) const;
   std::span<const float> values(size_t i) const;
-  // Appends slice (table, width) with its frames; `values` is ignored for a PULL (set the
-  // command first). The frames are taken as they are (ZeroCopyFrame or CopyFrame).
+  // Index into `frames` of slice i's keys frame (its values frame, if any, follows).
+  size_t KeysFrame(size_t i) const;
+  // Appends slice (table, width) with its frames; `values` is ignored for a slice that
+  // carries none (set the command, and a PUSH_PULL's num_push_slices, first). The frames
+  // are taken as they are (ZeroCopyFrame or CopyFrame).
   void AddSlice(uint32_t table, uint32_t width, uint64_t num_keys, zmq::message_t keys,
                 zmq::message_t values = zmq::message_t());
 
@@ -58,7 +61,8 @@ zmq::message_t ZeroCopyFrame(std::shared_ptr<const void> owner, const void* data
 // A frame holding a copy of [data, data+size); for small arrays.
 zmq::message_t CopyFrame(const void* data, size_t size);
 
-// Checks the data frames of a PUSH, PULL or PULL_REPLY against the header: 1 to kMaxSlices
+// Checks the data frames of a PUSH, PULL, PUSH_PULL or PULL_REPLY against the header: 1 to
+// kMaxSlices
 // slices, frame count, and for every slice: keys frame length == num_keys * 8, values
 // frame length == num_keys * value_width * 4, keys strictly ascending and within
 // [key_begin, key_end]. On failure returns InvalidArgument with the reason (naming the

@@ -64,23 +64,62 @@ std::vector<KVClient::Route> KVClient::RouteKeys(
   return routes;
 }
 
-void KVClient::SendRoutes(wire::Command cmd, const std::vector<Route>& routes,
-                          const std::vector<uint32_t>& tables, const std::vector<Keys>& keys,
-                          const std::vector<Values>& vals, int64_t clock, uint32_t flags,
-                          Ticket group) {
+Ticket KVClient::Request(wire::Command cmd, std::vector<PushSlice> push,
+                         std::vector<PullSlice> pull, bool end_of_step, Callback cb) {
+  // Every slice, pushed ones first: tables, keys, widths, and where pulled rows go.
+  std::vector<const std::vector<uint64_t>*> kp;
+  std::vector<uint32_t> tables, widths;
+  std::vector<float*> outs;
+  std::vector<Keys> keys;
+  std::vector<Values> vals;
+  std::string bad;
+  for (auto& s : push) {
+    if (s.grads->size() != s.keys->size() * s.width) {
+      bad = "push of " + std::to_string(s.keys->size()) + " keys with " +
+            std::to_string(s.grads->size()) + " values at width " + std::to_string(s.width);
+    }
+    kp.push_back(s.keys.get());
+    tables.push_back(s.table);
+    widths.push_back(s.width);
+    outs.push_back(nullptr);
+    keys.push_back(std::move(s.keys));
+    vals.push_back(std::move(s.grads));
+  }
+  const size_t pushed = push.size();
+  for (auto& s : pull) {
+    kp.push_back(s.keys.get());
+    tables.push_back(s.table);
+    widths.push_back(s.width);
+    outs.push_back(s.out);
+    keys.push_back(std::move(s.keys));
+  }
+  if (!bad.empty() || kp.size() > static_cast<size_t>(transport::kMaxSlices)) {
+    if (bad.empty()) bad = "a request of " + std::to_string(kp.size()) + " tables";
+    const Ticket t = NewGroup(0, nullptr);
+    std::lock_guard<std::mutex> lock(mu_);
+    groups_[t].status = InvalidArgument(bad);
+    if (cb) cb(groups_[t].status);
+    return t;
+  }
+  const std::vector<Route> routes = RouteKeys(kp, widths, outs);
+  const Ticket group = NewGroup(static_cast<int>(routes.size()), std::move(cb));
+  const bool clocked = end_of_step && node_->table().max_delay >= 0;
+  // The push ends step `clock` where it lands; a CLOCK ends it at the other servers.
+  const int64_t clock = end_of_step ? clock_.fetch_add(1) : clock_.load();
   for (const Route& route : routes) {
     Message msg;
     msg.header.set_command(cmd);
     msg.header.set_sender(node_->id());
     msg.header.set_receiver(route.server_id);
     msg.header.set_clock(clock);
-    msg.header.set_flags(flags);
+    if (clocked) msg.header.set_flags(wire::END_OF_STEP);
+    if (cmd == wire::PUSH_PULL) msg.header.set_num_push_slices(static_cast<uint32_t>(pushed));
     for (size_t i = 0; i < route.ranges.size(); ++i) {
       const Range& r = route.ranges[i];
       zmq::message_t kf =
           transport::ZeroCopyFrame(keys[i], keys[i]->data() + r.offset, r.count * sizeof(uint64_t));
       zmq::message_t vf;
-      if (!vals.empty()) {
+      if (i < pushed) {
         vf = transport::ZeroCopyFrame(vals[i], vals[i]->data() + r.offset * r.width,
                                       r.count * r.width * sizeof(float));
       }
@@ -90,8 +129,8 @@ void KVClient::SendRoutes(wire::Command cmd, const std::vector<Route>& routes,
     {
       std::lock_guard<std::mutex> lock(mu_);
       rid = next_request_++;
-      parts_[rid] =
-          Part{group, route.server_id, route.ranges, NowMs() + options_.request_timeout_ms};
+      parts_[rid] = Part{group, route.server_id, route.ranges, cmd == wire::PULL ? 0 : pushed,
+                         NowMs() + options_.request_timeout_ms};
     }
     msg.header.set_request_id(rid);
     Status st = node_->IsDead(route.server_id)
@@ -99,63 +138,28 @@ void KVClient::SendRoutes(wire::Command cmd, const std::vector<Route>& routes,
                     : node_->van().Send(route.server_id, msg);
     if (!st.ok()) CompletePart(rid, st);
   }
+  if (clocked) {
+    std::vector<int> reached;
+    for (const Route& r : routes) reached.push_back(r.server_id);
+    std::sort(reached.begin(), reached.end());
+    SendClock(clock + 1, reached);
+  }
+  return group;
 }
 
 Ticket KVClient::Pull(std::vector<PullSlice> slices, Callback cb) {
-  std::vector<const std::vector<uint64_t>*> kp;
-  std::vector<uint32_t> tables, widths;
-  std::vector<float*> outs;
-  std::vector<Keys> keys;
-  for (auto& s : slices) {
-    kp.push_back(s.keys.get());
-    tables.push_back(s.table);
-    widths.push_back(s.width);
-    outs.push_back(s.out);
-    keys.push_back(std::move(s.keys));
-  }
-  const std::vector<Route> routes = RouteKeys(kp, widths, outs);
-  const Ticket t = NewGroup(static_cast<int>(routes.size()), std::move(cb));
-  SendRoutes(wire::PULL, routes, tables, keys, {}, clock_.load(), 0, t);
-  return t;
+  return Request(wire::PULL, {}, std::move(slices), false, std::move(cb));
 }
 
 Ticket KVClient::Push(std::vector<PushSlice> slices, bool end_of_step, Callback cb) {
-  std::vector<const std::vector<uint64_t>*> kp;
-  std::vector<uint32_t> tables, widths;
-  std::vector<Keys> keys;
-  std::vector<Values> vals;
-  std::string bad;
-  for (auto& s : slices) {
-    if (s.grads->size() != s.keys->size() * s.width) {
-      bad = "push of " + std::to_string(s.keys->size()) + " keys with " +
-            std::to_string(s.grads->size()) + " values at width " + std::to_string(s.width);
-    }
-    kp.push_back(s.keys.get());
-    tables.push_back(s.table);
-    widths.push_back(s.width);
-    keys.push_back(std::move(s.keys));
-    vals.push_back(std::move(s.grads));
-  }
-  if (!bad.empty()) {
-    const Ticket t = NewGroup(0, nullptr);
-    std::lock_guard<std::mutex> lock(mu_);
-    groups_[t].status = InvalidArgument(bad);
-    if (cb) cb(groups_[t].status);
-    return t;
-  }
-  const std::vector<Route> routes = RouteKeys(kp, widths, {});
-  const Ticket t = NewGroup(static_cast<int>(routes.size()), std::move(cb));
-  const bool clocked = end_of_step && node_->table().max_delay >= 0;
-  // The step's clock: the push ends it where it lands, a CLOCK does elsewhere.
-  const int64_t step = end_of_step ? clock_.fetch_add(1) : clock_.load();
-  SendRoutes(wire::PUSH, routes, tables, keys, vals, step, clocked ? wire::END_OF_STEP : 0, t);
-  if (clocked) {
-    std::vector<int> pushed;
-    for (const Route& r : routes) pushed.push_back(r.server_id);
-    std::sort(pushed.begin(), pushed.end());
-    SendClock(step + 1, pushed);
-  }
-  return t;
+  return Request(wire::PUSH, std::move(slices), {}, end_of_step, std::move(cb));
+}
+
+Ticket KVClient::PushPull(std::vector<PushSlice> push, std::vector<PullSlice> pull,
+                          bool end_of_step, Callback cb) {
+  if (pull.empty()) return Push(std::move(push), end_of_step, std::move(cb));
+  if (push.empty() && !end_of_step) return Pull(std::move(pull), std::move(cb));
+  return Request(wire::PUSH_PULL, std::move(push), std::move(pull), end_of_step, std::move(cb));
 }
 
 Ticket KVClient::Pull(uint32_t table, Keys keys, uint32_t width, float* out, Callback cb) {
@@ -224,12 +228,13 @@ void KVClient::Handle(Message&& msg) {
     case wire::PULL_REPLY: {
       const wire::NodeInfo* s = node_->table().Find(h.sender());
       st = ValidateDataFrames(msg, s ? s->key_begin() : 0, s ? s->key_end() : ~0ull);
-      if (st.ok() && static_cast<size_t>(h.slices_size()) != part.ranges.size()) {
+      const size_t pulled = part.ranges.size() - part.first_pull;
+      if (st.ok() && static_cast<size_t>(h.slices_size()) != pulled) {
         st = InvalidArgument("reply has " + std::to_string(h.slices_size()) +
-                             " slices, asked for " + std::to_string(part.ranges.size()));
+                             " slices, asked for " + std::to_string(pulled));
       }
-      for (size_t i = 0; st.ok() && i < part.ranges.size(); ++i) {
-        const Range& r = part.ranges[i];
+      for (size_t i = 0; st.ok() && i < pulled; ++i) {
+        const Range& r = part.ranges[part.first_pull + i];
         const wire::Slice& sl = h.slices(static_cast<int>(i));
         if (sl.num_keys() != r.count || sl.value_width() != r.width) {
           st = InvalidArgument("reply has " + std::to_string(sl.num_keys()) + " keys of width " +
@@ -331,7 +336,7 @@ Status KVClient::ControlToAllServers(wire::Command cmd, wire::Control control,
     {
       std::lock_guard<std::mutex> lock(mu_);
       rid = next_request_++;
-      Part p{t, servers[i].id(), {}, NowMs() + options_.request_timeout_ms};
+      Part p{t, servers[i].id(), {}, 0, NowMs() + options_.request_timeout_ms};
       p.reply_control = &(*replies)[i];
       parts_[rid] = p;
     }

@@ -76,7 +76,13 @@ class KVClient {
   Ticket Pull(std::vector<PullSlice> slices, Callback cb = nullptr);
   // Sends gradients. With end_of_step the push also ends this minibatch, as Tick() would.
   Ticket Push(std::vector<PushSlice> slices, bool end_of_step = false, Callback cb = nullptr);
-  // One-table forms of the above.
+  // Pushes `push` and pulls `pull` in one message per server (one round trip: a training
+  // step's gradients carry the keys of a later step). With end_of_step the push ends this
+  // minibatch, as Tick() would, and the pull counts as made after it. The ticket completes
+  // when every server has applied its share of the push and answered the pull.
+  Ticket PushPull(std::vector<PushSlice> push, std::vector<PullSlice> pull, bool end_of_step,
+                  Callback cb = nullptr);
+  // One-table forms of Pull and Push.
   Ticket Pull(uint32_t table, Keys keys, uint32_t width, float* out, Callback cb = nullptr);
   Ticket Push(uint32_t table, Keys keys, Values grads, uint32_t width, Callback cb = nullptr);
   // Blocks until the ticket completes; returns its status. Each ticket may be waited once.
@@ -111,6 +117,7 @@ class KVClient {
     Ticket group;
     int server_id;
     std::vector<Range> ranges;  // one per slice
+    size_t first_pull;          // ranges[first_pull..] are answered by a PULL_REPLY
     int64_t deadline_ms;
     wire::Control* reply_control = nullptr;  // for STATS / control replies
   };
@@ -121,14 +128,14 @@ class KVClient {
   };
 
   Ticket NewGroup(int parts, Callback cb);
+  // Sends a PUSH, PULL or PUSH_PULL of `push` then `pull` slices (one may be empty), one
+  // message per server that owns any of their keys.
+  Ticket Request(wire::Command cmd, std::vector<PushSlice> push, std::vector<PullSlice> pull,
+                 bool end_of_step, Callback cb);
   // Cuts the slices' keys by server range; servers with no keys are left out.
   std::vector<Route> RouteKeys(const std::vector<const std::vector<uint64_t>*>& keys,
                                const std::vector<uint32_t>& widths,
                                const std::vector<float*>& outs) const;
-  // Sends one message per route. `vals` is empty for a pull. clock/flags go in the header.
-  void SendRoutes(wire::Command cmd, const std::vector<Route>& routes,
-                  const std::vector<uint32_t>& tables, const std::vector<Keys>& keys,
-                  const std::vector<Values>& vals, int64_t clock, uint32_t flags, Ticket group);
   // CLOCK(clock) to every server not in `skip` (sorted server ids).
   void SendClock(int64_t clock, const std::vector<int>& skip);
   void OnDead(const std::vector<int>& dead, const std::string& why);

@@ -25,8 +25,10 @@ struct Trainer::Step {
   std::vector<uint32_t> slot;
   std::vector<float> w, v;
   float bias = 0;
+  std::vector<float> margins;
   Ticket pull = 0;
-  bool pending = false;
+  bool pending = false;   // `pull` is in flight
+  bool has_rows = false;  // false: past this worker's rows (the step only ticks)
 };
 
 namespace {
@@ -119,7 +121,7 @@ void Trainer::FillBatch(const std::vector<uint32_t>& order, size_t begin, size_t
   }
 }
 
-Status Trainer::StartPull(Step* s) {
+std::vector<PullSlice> Trainer::PullSlices(Step* s) {
   data::UniqueKeys(s->batch, s->unique.get(), &s->slot);
   const size_t n = s->unique->size();
   s->w.resize(n);
@@ -130,9 +132,12 @@ Status Trainer::StartPull(Step* s) {
     s->v.resize(n * spec_.FactorWidth());
     slices.push_back({kFactorTable, s->unique, spec_.FactorWidth(), s->v.data()});
   }
-  s->pull = kv_->Pull(std::move(slices));
+  return slices;
+}
+
+void Trainer::StartPull(Step* s) {
+  s->pull = kv_->Pull(PullSlices(s));
   s->pending = true;
-  return Status::Ok();
 }
 
 Status Trainer::FinishPull(Step* s) {
@@ -141,66 +146,87 @@ Status Trainer::FinishPull(Step* s) {
   return kv_->Wait(s->pull);
 }
 
+bool Trainer::Prepare(const std::vector<uint32_t>& order, size_t step, Step* s) {
+  const size_t bs = cfg_.train().batch_size();
+  const size_t begin = step * bs, end = std::min(order.size(), begin + bs);
+  s->has_rows = begin < end;
+  if (s->has_rows) FillBatch(order, begin, end, &s->batch);
+  return s->has_rows;
+}
+
+std::vector<PushSlice> Trainer::ComputeStep(Step* s, models::Workspace* ws, double* loss,
+                                            double* weight) {
+  const size_t n = s->unique->size();
+  s->margins.resize(s->batch.rows());
+  auto grad_w = std::make_shared<std::vector<float>>(n);
+  std::shared_ptr<std::vector<float>> grad_v;
+  models::Grads g;
+  g.w = grad_w->data();
+  if (spec_.FactorWidth() > 0) {
+    grad_v = std::make_shared<std::vector<float>>(n * spec_.FactorWidth());
+    g.v = grad_v->data();
+  }
+  models::Params p;
+  p.w = s->w.data();
+  p.v = spec_.FactorWidth() > 0 ? s->v.data() : nullptr;
+  p.bias = s->bias;
+  *loss +=
+      models::ForwardBackward(spec_, s->batch, s->slot.data(), p, n, s->margins.data(), &g, ws);
+  for (float w : s->batch.weights) *weight += w;
+  auto grad_b = std::make_shared<std::vector<float>>(1, static_cast<float>(g.bias));
+  std::vector<PushSlice> slices{{kLinearTable, s->unique, grad_w, 1},
+                                {kBiasTable, kBiasKeys, grad_b, 1}};
+  if (grad_v) slices.push_back({kFactorTable, s->unique, grad_v, spec_.FactorWidth()});
+  s->unique = std::make_shared<std::vector<uint64_t>>();  // the push holds the old one
+  return slices;
+}
+
 Status Trainer::RunSteps(const std::vector<uint32_t>& order, size_t first, size_t stride,
                          models::Workspace* ws, double* loss, double* weight) {
-  const size_t bs = cfg_.train().batch_size();
+  // Step t's push carries the pull of step t + depth (PUSH_PULL: one round trip a step).
+  // Under BSP depth is 1: the pull is held until every worker has pushed step t. With a
+  // delay bound, depth 2 lets step t+1's rows arrive while step t computes; its weights
+  // then miss only this worker's own step t.
   const bool prefetch = cfg_.train().prefetch() && cfg_.cluster().max_delay() != 0;
-  Step steps[2];
-  std::vector<float> margins;
-  Ticket inflight = 0;  // the previous step's push
+  const size_t depth = prefetch ? 2 : 1;
+  std::vector<Step> ring(depth + 1);
+  std::vector<Ticket> pushes;  // pushes that carry no pull, awaited at the end
+  // In-flight replies write into ring's buffers: wait for all of them on every way out.
+  auto drain = [&](Status st) {
+    for (Step& s : ring) {
+      Status f = FinishPull(&s);
+      if (st.ok()) st = f;
+    }
+    for (Ticket t : pushes) {
+      Status f = kv_->Wait(t);
+      if (st.ok()) st = f;
+    }
+    return st;
+  };
+  for (size_t d = 0; d < depth; ++d) {
+    const size_t step = first + d * stride;
+    if (step < steps_per_epoch_ && Prepare(order, step, &ring[d])) StartPull(&ring[d]);
+  }
   size_t turn = 0;
   for (size_t step = first; step < steps_per_epoch_; step += stride, ++turn) {
-    Step& cur = steps[turn % 2];
-    const size_t begin = step * bs, end = std::min(order.size(), begin + bs);
-    if (begin >= end) {  // this worker ran out of rows: keep the clock in step
+    Step& cur = ring[turn % ring.size()];
+    if (!cur.has_rows) {  // this worker ran out of rows: keep the clock in step
       kv_->Tick();
       continue;
     }
-    if (!cur.pending) {
-      FillBatch(order, begin, end, &cur.batch);
-      SPARROW_RETURN_IF_ERROR(StartPull(&cur));
+    Status st = FinishPull(&cur);
+    if (!st.ok()) return drain(st);
+    std::vector<PushSlice> push = ComputeStep(&cur, ws, loss, weight);
+    const size_t ahead = step + depth * stride;
+    Step& next = ring[(turn + depth) % ring.size()];
+    if (ahead < steps_per_epoch_ && Prepare(order, ahead, &next)) {
+      next.pull = kv_->PushPull(std::move(push), PullSlices(&next), /*end_of_step=*/true);
+      next.pending = true;
+    } else {
+      pushes.push_back(kv_->Push(std::move(push), /*end_of_step=*/true));
     }
-    SPARROW_RETURN_IF_ERROR(FinishPull(&cur));
-    if (prefetch && step + stride < steps_per_epoch_) {
-      Step& next = steps[(turn + 1) % 2];
-      const size_t nb = (step + stride) * bs, ne = std::min(order.size(), nb + bs);
-      if (nb < ne) {
-        FillBatch(order, nb, ne, &next.batch);
-        SPARROW_RETURN_IF_ERROR(StartPull(&next));
-      }
-    }
-    const size_t n = cur.unique->size();
-    margins.resize(cur.batch.rows());
-    auto grad_w = std::make_shared<std::vector<float>>(n);
-    std::shared_ptr<std::vector<float>> grad_v;
-    models::Grads g;
-    g.w = grad_w->data();
-    if (spec_.FactorWidth() > 0) {
-      grad_v = std::make_shared<std::vector<float>>(n * spec_.FactorWidth());
-      g.v = grad_v->data();
-    }
-    models::Params p;
-    p.w = cur.w.data();
-    p.v = spec_.FactorWidth() > 0 ? cur.v.data() : nullptr;
-    p.bias = cur.bias;
-    *loss +=
-        models::ForwardBackward(spec_, cur.batch, cur.slot.data(), p, n, margins.data(), &g, ws);
-    for (float w : cur.batch.weights) *weight += w;
-    auto grad_b = std::make_shared<std::vector<float>>(1, static_cast<float>(g.bias));
-    // A pull that follows a push on the same connection sees it applied, so pushes need
-    // not be awaited before the next step; each is awaited one step later, to surface
-    // errors and bound what is in flight. The push ends this step's clock.
-    std::vector<PushSlice> slices{{kLinearTable, cur.unique, grad_w, 1},
-                                  {kBiasTable, kBiasKeys, grad_b, 1}};
-    if (grad_v) slices.push_back({kFactorTable, cur.unique, grad_v, spec_.FactorWidth()});
-    const Ticket push = kv_->Push(std::move(slices), /*end_of_step=*/true);
-    if (inflight != 0) SPARROW_RETURN_IF_ERROR(kv_->Wait(inflight));
-    inflight = push;
-    cur.unique = std::make_shared<std::vector<uint64_t>>();  // the push holds the old one
   }
-  if (inflight != 0) SPARROW_RETURN_IF_ERROR(kv_->Wait(inflight));
-  for (Step& s : steps) SPARROW_RETURN_IF_ERROR(FinishPull(&s));
-  return Status::Ok();
+  return drain(Status::Ok());
 }
 
 Status Trainer::TrainEpoch(int epoch) {
@@ -247,7 +273,7 @@ Status Trainer::ScoreBatches(const std::vector<data::Batch>& batches,
   for (const data::Batch& b : batches) {
     s.batch = b;
     s.unique = std::make_shared<std::vector<uint64_t>>();
-    SPARROW_RETURN_IF_ERROR(StartPull(&s));
+    StartPull(&s);
     SPARROW_RETURN_IF_ERROR(FinishPull(&s));
     models::Params p;
     p.w = s.w.data();

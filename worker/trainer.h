@@ -2,8 +2,10 @@
 //
 // Reads this worker's shard of the training split into memory once, then for each epoch
 // visits its rows in a fresh seeded order, in minibatches: dedupe keys -> pull "w", "v",
-// "bias" -> ForwardBackward (models/model.h) -> push gradients -> tick the clock. When
-// prefetching, the next minibatch's pulls are in flight while this one computes. Every
+// "bias" -> ForwardBackward (models/model.h) -> push gradients, ending the step's clock.
+// A step's push and a later step's pull travel together (PUSH_PULL), so a step costs one
+// round trip per server; when prefetching, the next minibatch's rows are in flight while
+// this one computes. Every
 // worker takes the same number of steps per epoch (agreed through the servers), so the
 // consistency clock never waits on a worker that has simply run out of rows.
 //
@@ -52,8 +54,15 @@ class Trainer {
   Status RunSteps(const std::vector<uint32_t>& order, size_t first, size_t stride,
                   models::Workspace* ws, double* loss, double* weight);
   void FillBatch(const std::vector<uint32_t>& order, size_t begin, size_t end, data::Batch* b);
-  Status StartPull(Step* s);
+  // Fills s->batch with rows [step * batch_size, ...) of `order`; false (and no batch)
+  // when the step is past this worker's rows.
+  bool Prepare(const std::vector<uint32_t>& order, size_t step, Step* s);
+  // Dedupes s->batch's keys and returns the pull of every table into s's buffers.
+  std::vector<PullSlice> PullSlices(Step* s);
+  void StartPull(Step* s);
   Status FinishPull(Step* s);
+  // Forward/backward over a pulled step; returns the push of its gradients.
+  std::vector<PushSlice> ComputeStep(Step* s, models::Workspace* ws, double* loss, double* weight);
   Status Evaluate(int epoch);
   // Scores `batches` with the current weights.
   Status ScoreBatches(const std::vector<data::Batch>& batches, std::vector<models::Scored>* out);

@@ -137,6 +137,30 @@ TEST(BadRequestTest, ServerRejectsWithReasonAndKeepsServing) {
                 "peer speaks wire version " + std::to_string(transport::kWireVersion + 7));
   }
 
+  // PUSH_PULL: the push is applied, then the pull answers with only the pulled slices.
+  {
+    Message pp;
+    pp.header.set_command(wire::PUSH_PULL);
+    pp.header.set_num_push_slices(1);
+    const std::vector<uint64_t> k{21};
+    const std::vector<float> g{1, 2};
+    pp.AddSlice(1, 2, 1, transport::CopyFrame(k.data(), 8), transport::CopyFrame(g.data(), 8));
+    pp.AddSlice(1, 2, 1, transport::CopyFrame(k.data(), 8));
+    Message r = p.Exchange(0, std::move(pp));
+    ASSERT_EQ(r.header.command(), wire::PULL_REPLY);
+    ASSERT_EQ(r.header.slices_size(), 1);
+    r.AlignFrames();
+    EXPECT_EQ(std::vector<float>(r.values(0).begin(), r.values(0).end()),
+              (std::vector<float>{-1, -2}));
+    // More pushed slices than slices is refused.
+    Message bad;
+    bad.header.set_command(wire::PUSH_PULL);
+    bad.header.set_num_push_slices(1);
+    bad.AddSlice(1, 2, 1, transport::CopyFrame(k.data(), 8), transport::CopyFrame(g.data(), 8));
+    bad.header.set_num_push_slices(2);
+    ExpectError(p.Exchange(0, std::move(bad)), "PUSH_PULL says 2 pushed slices of 1");
+  }
+
   // After all that the server still serves: push then pull gives -grad exactly (SGD, lr 1).
   ASSERT_EQ(p.Exchange(0, DataMsg(wire::PUSH, 1, {7, in_range}, {1, 2, 3, 4}, 2)).header.command(),
             wire::ACK);
