@@ -13,6 +13,7 @@ struct Scratch {
   std::vector<uint32_t> local;                          // first-seen index of each position
   std::vector<std::pair<uint64_t, uint32_t>> distinct;  // (key, first-seen index)
   std::vector<uint32_t> rank;                           // first-seen index -> position in `unique`
+  std::vector<std::pair<uint64_t, uint32_t>> buffer;    // radix sort's other half
 };
 
 constexpr uint32_t kFree = ~0u;
@@ -21,6 +22,37 @@ size_t TableSize(size_t n) {
   size_t t = 16;
   while (t < 2 * n) t <<= 1;
   return t;
+}
+
+// Sorts (key, index) pairs by key (keys are distinct). LSD radix sort on bytes: keys are
+// hashes, so a comparison sort's log n factor is pure cost; a byte that every key shares
+// (narrow raw ids) skips its pass. Small inputs go to std::sort.
+void SortByKey(std::vector<std::pair<uint64_t, uint32_t>>* v,
+               std::vector<std::pair<uint64_t, uint32_t>>* buffer) {
+  const size_t n = v->size();
+  if (n < 256) {
+    std::sort(v->begin(), v->end());
+    return;
+  }
+  buffer->resize(n);
+  auto* src = v;
+  auto* dst = buffer;
+  size_t count[8][256] = {};
+  for (const auto& p : *v) {
+    for (int b = 0; b < 8; ++b) ++count[b][(p.first >> (8 * b)) & 0xff];
+  }
+  for (int b = 0; b < 8; ++b) {
+    if (count[b][((*v)[0].first >> (8 * b)) & 0xff] == n) continue;  // one value: no-op pass
+    size_t offset[256];
+    size_t sum = 0;
+    for (int d = 0; d < 256; ++d) {
+      offset[d] = sum;
+      sum += count[b][d];
+    }
+    for (const auto& p : *src) (*dst)[offset[(p.first >> (8 * b)) & 0xff]++] = p;
+    std::swap(src, dst);
+  }
+  if (src != v) v->swap(*buffer);
 }
 
 }  // namespace
@@ -46,7 +78,7 @@ void UniqueKeys(const Batch& batch, std::vector<uint64_t>* unique, std::vector<u
     }
     s.local[i] = s.table_index[h];
   }
-  std::sort(s.distinct.begin(), s.distinct.end());
+  SortByKey(&s.distinct, &s.buffer);
   unique->resize(s.distinct.size());
   s.rank.resize(s.distinct.size());
   for (size_t r = 0; r < s.distinct.size(); ++r) {

@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <cmath>
 #include <string>
+#include <type_traits>
 
 namespace sparrow::models {
 namespace {
@@ -69,6 +70,22 @@ Real Dot(const Real* a, const Real* b, uint32_t k) {
   return sum;
 }
 
+// Calls fn(std::integral_constant<uint32_t, K>) with K == k for the common factor sizes,
+// K == 0 (meaning "use k") otherwise: the FFM pair loops run k-wide for every pair of a
+// row, and a compile-time k lets them unroll into a few vector instructions. Same
+// arithmetic in the same order either way, so results do not depend on the path.
+template <typename Fn>
+void WithFactorSize(uint32_t k, Fn&& fn) {
+  switch (k) {
+    case 4:
+      return fn(std::integral_constant<uint32_t, 4>{});
+    case 8:
+      return fn(std::integral_constant<uint32_t, 8>{});
+    default:
+      return fn(std::integral_constant<uint32_t, 0>{});
+  }
+}
+
 // Calls fn(i, j, a, b, xx) for every pair i < j of the row, where a = v_{i,field(j)} and
 // b = v_{j,field(i)} are the two factor blocks the pair uses and xx = x_i x_j.
 template <typename Real, typename Fn>
@@ -91,8 +108,11 @@ template <typename Real>
 Real FfmPairTerm(const data::Batch& batch, const uint32_t* slot, const Real* v, uint32_t k,
                  uint32_t width, Span s) {
   Real pair = 0;
-  ForEachFfmPair<Real>(batch, slot, k, width, s, [&](size_t, size_t, size_t a, size_t b, Real xx) {
-    pair += Dot(v + a, v + b, k) * xx;
+  WithFactorSize(k, [&](auto K) {
+    const uint32_t kk = K() ? K() : k;
+    ForEachFfmPair<Real>(
+        batch, slot, kk, width, s,
+        [&](size_t, size_t, size_t a, size_t b, Real xx) { pair += Dot(v + a, v + b, kk) * xx; });
   });
   return pair;
 }
@@ -144,14 +164,17 @@ void RowBackward(const ModelSpec& spec, const data::Batch& batch, const uint32_t
       Real* gv = grads->v;
       // When a and b are the same block (a key paired with itself within its own field)
       // both updates land on it, which is the derivative of <a, a>.
-      ForEachFfmPair<Real>(batch, slot, k, spec.FactorWidth(), s,
-                           [&](size_t, size_t, size_t a, size_t b, Real xx) {
-                             const Real c = g * xx;
-                             for (uint32_t j = 0; j < k; ++j) {
-                               gv[a + j] += c * v[b + j];
-                               gv[b + j] += c * v[a + j];
-                             }
-                           });
+      WithFactorSize(k, [&](auto K) {
+        const uint32_t kk = K() ? K() : k;
+        ForEachFfmPair<Real>(batch, slot, kk, spec.FactorWidth(), s,
+                             [&](size_t, size_t, size_t a, size_t b, Real xx) {
+                               const Real c = g * xx;
+                               for (uint32_t j = 0; j < kk; ++j) {
+                                 gv[a + j] += c * v[b + j];
+                                 gv[b + j] += c * v[a + j];
+                               }
+                             });
+      });
       break;
     }
   }

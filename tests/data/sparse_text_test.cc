@@ -77,6 +77,35 @@ TEST(LibsvmTest, HashedKeysFollowTheDefinition) {
   for (size_t i = 0; i < b.nnz(); ++i) EXPECT_EQ(unique[slot[i]], b.keys[i]);
 }
 
+// Large batches take the radix path: hashed keys, and narrow raw ids whose high bytes all
+// agree (those passes are skipped). Both must match a plain sort + unique.
+TEST(UniqueKeysTest, LargeBatchesMatchSortAndUnique) {
+  std::mt19937_64 rng(11);
+  for (bool narrow : {false, true}) {
+    Batch b;
+    for (int r = 0; r < 500; ++r) {
+      for (int j = 0; j < 8; ++j) {
+        const uint64_t k = narrow ? 1000 + rng() % 3000 : (rng() % 4 == 0 ? 42 : rng());
+        b.keys.push_back(k);
+        b.values.push_back(1.0f);
+      }
+      b.row_offsets.push_back(b.keys.size());
+      b.labels.push_back(0);
+      b.weights.push_back(1);
+      b.offsets.push_back(0);
+    }
+    std::vector<uint64_t> unique;
+    std::vector<uint32_t> slot;
+    UniqueKeys(b, &unique, &slot);
+    std::vector<uint64_t> want = b.keys;
+    std::sort(want.begin(), want.end());
+    want.erase(std::unique(want.begin(), want.end()), want.end());
+    ASSERT_GT(want.size(), 256u);
+    EXPECT_EQ(unique, want) << (narrow ? "narrow" : "hashed");
+    for (size_t i = 0; i < b.nnz(); ++i) ASSERT_EQ(unique[slot[i]], b.keys[i]);
+  }
+}
+
 TEST(LibsvmTest, FloatsParseExactlyAsStrtof) {
   std::mt19937_64 rng(3);
   std::string text;
