@@ -41,6 +41,20 @@ std::string RunDir::Scores(const std::string& split, int epoch, int rank) const 
          ".bin";
 }
 
+std::string RunDir::Progress(int rank) const {
+  return root + "/progress/worker-" + std::to_string(rank) + ".txt";
+}
+
+Status LoadRunDir(const RunDir& dir, config::ExperimentConfig* cfg, data::FeatureSpec* features) {
+  SPARROW_ASSIGN_OR_RETURN(std::string text, ReadTextFile(dir.Config()));
+  SPARROW_ASSIGN_OR_RETURN(*cfg, ParseExperiment(text, dir.Config()));
+  SPARROW_ASSIGN_OR_RETURN(std::string ftext, ReadTextFile(dir.Features()));
+  if (!google::protobuf::TextFormat::ParseFromString(ftext, features)) {
+    return InvalidArgument(dir.Features() + ": does not parse as a FeatureSpec");
+  }
+  return Status::Ok();
+}
+
 Result<config::ExperimentConfig> ParseExperiment(std::string_view text, const std::string& name) {
   config::ExperimentConfig cfg;
   pb::TextFormat::Parser parser;

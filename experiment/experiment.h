@@ -62,9 +62,15 @@ struct RunDir {
   std::string Metrics() const { return root + "/metrics.json"; }
   std::string Report() const { return root + "/report.html"; }
   std::string Logs() const { return root + "/logs"; }
+  // Worker `rank`'s progress lines (the same lines it prints), for `sparrow train
+  // --stage=finish` when an orchestrator, not the launcher, ran the processes.
+  std::string Progress(int rank) const;
   // Scores of one worker for one split after one epoch (see WriteScores).
   std::string Scores(const std::string& split, int epoch, int rank) const;
 };
+
+// Reads the resolved config and feature spec that `sparrow train` wrote into `dir`.
+Status LoadRunDir(const RunDir& dir, config::ExperimentConfig* cfg, data::FeatureSpec* features);
 
 // Text files in and out (configs, specs), with errors naming the path.
 Result<std::string> ReadTextFile(const std::string& path);

@@ -203,6 +203,49 @@ Status Launcher::Run() {
   return WriteOutputs(Now() - started_s_);
 }
 
+Status Launcher::Finish() {
+  if (options_.out_dir.empty())
+    return InvalidArgument("finishing a run needs its directory (--out)");
+  dir_.root = options_.out_dir;
+  SPARROW_RETURN_IF_ERROR(experiment::LoadRunDir(dir_, &cfg_, &features_));
+  SPARROW_ASSIGN_OR_RETURN(spec_, experiment::ModelSpecOf(cfg_, features_));
+  config_text_ = TextOf(cfg_);
+  partial_.assign(cfg_.train().epochs() + 1, Partial());
+  // Replay every worker's progress lines as if they had been read live.
+  const bool progress = options_.progress;
+  options_.progress = false;
+  long long started_ms = -1;
+  for (uint32_t w = 0; w < cfg_.cluster().workers(); ++w) {
+    auto text = experiment::ReadTextFile(dir_.Progress(w));
+    if (!text.ok()) {
+      return text.status().WithContext("worker " + std::to_string(w) +
+                                       " left no progress (did it run with --run_dir=" + dir_.root +
+                                       " on a shared file system?)");
+    }
+    std::istringstream in(*text);
+    std::string line;
+    while (std::getline(in, line)) {
+      if (line.rfind("started ", 0) == 0) {
+        const long long t = std::atoll(Fields(line)["unix_ms"].c_str());
+        if (started_ms < 0 || t < started_ms) started_ms = t;
+      } else {
+        OnWorkerLine(static_cast<int>(w), line);
+      }
+    }
+  }
+  options_.progress = progress;
+  if (history_.empty()) {
+    return FailedPrecondition(dir_.root + ": no epoch finished on every worker");
+  }
+  uint64_t rows = 0;
+  SPARROW_RETURN_IF_ERROR(MergeModel(&rows));
+  const long long now_ms = std::chrono::duration_cast<std::chrono::milliseconds>(
+                               std::chrono::system_clock::now().time_since_epoch())
+                               .count();
+  // From the first worker's start (not the cluster's: the orchestrator's business).
+  return WriteOutputs(started_ms < 0 ? 0.0 : (now_ms - started_ms) / 1000.0);
+}
+
 Status Launcher::MergeModel(uint64_t* rows) {
   std::vector<model_file::ModelData> parts;
   for (uint32_t s = 0; s < cfg_.cluster().servers(); ++s) {

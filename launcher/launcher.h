@@ -8,6 +8,13 @@
 // file, computes the test metrics exactly from the workers' scores, and writes
 // metrics.json and report.html.
 //
+// When an orchestrator places the processes on many machines instead, Prepare() writes
+// the run directory, the orchestrator starts `sparrow scheduler`, `sparrow server` and
+// `sparrow worker --task=train --run_dir=DIR` wherever it likes, and Finish() then does
+// what Run() does after the cluster ends, from the files the nodes left in the run
+// directory (progress lines, scores, model parts): the directory must be on a file
+// system every machine shares.
+//
 // Thread safety: one thread; Interrupt() from any thread (Ctrl-C).
 #pragma once
 
@@ -46,6 +53,9 @@ class Launcher {
 
   Status Prepare();
   Status Run();
+  // Instead of Prepare() + Run(), for a run directory whose cluster already ran (see
+  // above): options.out_dir names it; the config is the one Prepare() wrote there.
+  Status Finish();
   void Interrupt(const std::string& why);
 
   const experiment::RunDir& run_dir() const { return dir_; }

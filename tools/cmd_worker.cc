@@ -33,14 +33,9 @@ Status RunTask(cluster::Node* node, worker::KVClient* kv) {
   }
   if (FLAGS_task == "train") {
     experiment::RunDir dir{FLAGS_run_dir};
-    SPARROW_ASSIGN_OR_RETURN(std::string text, experiment::ReadTextFile(dir.Config()));
-    SPARROW_ASSIGN_OR_RETURN(config::ExperimentConfig cfg,
-                             experiment::ParseExperiment(text, dir.Config()));
-    SPARROW_ASSIGN_OR_RETURN(std::string ftext, experiment::ReadTextFile(dir.Features()));
+    config::ExperimentConfig cfg;
     data::FeatureSpec features;
-    if (!google::protobuf::TextFormat::ParseFromString(ftext, &features)) {
-      return InvalidArgument(dir.Features() + ": does not parse");
-    }
+    SPARROW_RETURN_IF_ERROR(experiment::LoadRunDir(dir, &cfg, &features));
     worker::Trainer trainer(node, kv, cfg, features, dir.root);
     return trainer.Run();
   }

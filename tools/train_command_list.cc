@@ -6,9 +6,10 @@ namespace sparrow::tools {
 std::vector<Command> TrainCommands() {
   return {
       {"train",
-       "CONFIG [--out=DIR] [--set field=value ...]",
-       "train a model on a local cluster; writes model.bin, metrics.json, report.html",
-       {"out"},
+       "CONFIG [--out=DIR] [--set field=value ...] [--stage=all|prepare|finish]",
+       "train a model on a local cluster (or prepare/finish a run an orchestrator places); "
+       "writes model.bin, metrics.json, report.html",
+       {"out", "stage"},
        &RunTrain},
       {"predict",
        "--model=M --data=FILE[,FILE] [--output=OUT] [--split=all|train|test]",

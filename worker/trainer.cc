@@ -4,7 +4,9 @@
 
 #include <algorithm>
 #include <chrono>
+#include <cstdarg>
 #include <cstdio>
+#include <filesystem>
 #include <random>
 #include <thread>
 
@@ -260,9 +262,8 @@ Status Trainer::TrainEpoch(int epoch) {
     }
   }
   const double secs = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
-  std::printf("progress epoch=%d rows=%zu loss=%.9g seconds=%.6f\n", epoch, rows_.size(),
-              weight > 0 ? loss / weight : 0.0, secs);
-  std::fflush(stdout);
+  Say("progress epoch=%d rows=%zu loss=%.9g seconds=%.6f", epoch, rows_.size(),
+      weight > 0 ? loss / weight : 0.0, secs);
   return Status::Ok();
 }
 
@@ -293,8 +294,7 @@ Status Trainer::Evaluate(int epoch) {
   out.reserve(test_rows_);
   SPARROW_RETURN_IF_ERROR(ScoreBatches(test_, &out));
   SPARROW_RETURN_IF_ERROR(experiment::WriteScores(dir_.Scores("test", epoch, node_->rank()), out));
-  std::printf("evaluated epoch=%d split=test rows=%zu\n", epoch, out.size());
-  std::fflush(stdout);
+  Say("evaluated epoch=%d split=test rows=%zu", epoch, out.size());
   return Status::Ok();
 }
 
@@ -342,12 +342,36 @@ Status Trainer::ValidationLoss(int epoch, double* loss) {
   float total[2];
   SPARROW_RETURN_IF_ERROR(kv_->Wait(kv_->Pull(kMetaTable, keys, 1, total)));
   *loss = total[1] > 0 ? total[0] / total[1] : 0;
-  std::printf("validation epoch=%d loss=%.9g\n", epoch, *loss);
-  std::fflush(stdout);
+  Say("validation epoch=%d loss=%.9g", epoch, *loss);
   return Status::Ok();
 }
 
+void Trainer::Say(const char* format, ...) {
+  char line[512];
+  va_list args;
+  va_start(args, format);
+  std::vsnprintf(line, sizeof(line), format, args);
+  va_end(args);
+  std::printf("%s\n", line);
+  std::fflush(stdout);
+  if (progress_) {
+    std::fprintf(progress_.get(), "%s\n", line);
+    std::fflush(progress_.get());
+  }
+}
+
 Status Trainer::Run() {
+  {
+    // The same lines go to the run directory, for runs no launcher watches.
+    std::error_code ec;
+    std::filesystem::create_directories(dir_.root + "/progress", ec);
+    const std::string path = dir_.Progress(node_->rank());
+    progress_.reset(std::fopen(path.c_str(), "w"));
+    if (!progress_) return Unavailable("cannot write " + path);
+    const auto unix_ms = std::chrono::duration_cast<std::chrono::milliseconds>(
+        std::chrono::system_clock::now().time_since_epoch());
+    Say("started unix_ms=%lld", static_cast<long long>(unix_ms.count()));
+  }
   SPARROW_ASSIGN_OR_RETURN(spec_, experiment::ModelSpecOf(cfg_, features_));
   for (const auto& t : experiment::TableSpecsOf(cfg_, spec_)) {
     SPARROW_RETURN_IF_ERROR(kv_->CreateTable(t));
@@ -388,8 +412,7 @@ Status Trainer::Run() {
       SPARROW_RETURN_IF_ERROR(Evaluate(e));
     }
     if (stop) {
-      std::printf("stopped epoch=%d\n", e);
-      std::fflush(stdout);
+      Say("stopped epoch=%d", e);
       break;
     }
   }
@@ -403,9 +426,8 @@ Status Trainer::Run() {
         bytes += t.bytes();
       }
     }
-    std::printf("tables keys=%llu bytes=%llu\n", static_cast<unsigned long long>(keys),
-                static_cast<unsigned long long>(bytes));
-    std::fflush(stdout);
+    Say("tables keys=%llu bytes=%llu", static_cast<unsigned long long>(keys),
+        static_cast<unsigned long long>(bytes));
     SPARROW_RETURN_IF_ERROR(kv_->Save(dir_.ModelPartsPrefix()));
   }
   return Status::Ok();

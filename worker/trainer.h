@@ -13,7 +13,9 @@
 // split with the current weights and writes the scores to the run directory for the
 // launcher. Rank 0 finally asks the servers to save their rows.
 //
-// Progress goes to stdout as single lines the launcher parses:
+// Progress goes to stdout as single lines the launcher parses, and the same lines to
+// <run_dir>/progress/worker-<rank>.txt (for `sparrow train --stage=finish`):
+//   started unix_ms=T                  (first line: when this worker began)
 //   progress epoch=E rows=N loss=L seconds=S
 //   evaluated epoch=E split=test rows=N
 //   validation epoch=E loss=L          (with a validation set; same on every worker)
@@ -25,6 +27,8 @@
 // Thread safety: Run() on one thread.
 #pragma once
 
+#include <cstdio>
+#include <memory>
 #include <string>
 #include <vector>
 
@@ -71,6 +75,13 @@ class Trainer {
   // Mean validation loss over every worker (summed through the servers' meta table).
   Status ValidationLoss(int epoch, double* loss);
 
+  // Prints one progress line to stdout and to the run directory's progress file.
+  void Say(const char* format, ...) __attribute__((format(printf, 2, 3)));
+
+  struct CloseFile {
+    void operator()(std::FILE* f) const { std::fclose(f); }
+  };
+  std::unique_ptr<std::FILE, CloseFile> progress_;
   cluster::Node* node_;
   KVClient* kv_;
   config::ExperimentConfig cfg_;

@@ -187,6 +187,53 @@ TEST_F(SyntheticTest, OneWorkerBspRunsGiveIdenticalModelFiles) {
   EXPECT_TRUE(ma == mb) << "model files differ";
 }
 
+// The orchestrator's path: `train --stage=prepare`, then scheduler, server and worker
+// started by hand as separate processes, then `train --stage=finish`. One worker under
+// BSP is deterministic, so the model must be the launcher's, byte for byte.
+TEST_F(SyntheticTest, OrchestratedRunGivesTheLaunchersModel) {
+  const std::string a = *dir_ + "/by-launcher", b = *dir_ + "/by-hand";
+  Outcome ra = Sparrow({"train", *dir_ + "/synth.conf", "--out=" + a, "--set", "train.epochs=2"});
+  ASSERT_EQ(ra.exit, 0) << ra.err;
+  Outcome prep = Sparrow(
+      {"train", *dir_ + "/synth.conf", "--out=" + b, "--stage=prepare", "--set", "train.epochs=2"});
+  ASSERT_EQ(prep.exit, 0) << prep.err;
+  EXPECT_NE(prep.out.find("--stage=finish"), std::string::npos) << prep.out;
+  EXPECT_FALSE(fs::exists(b + "/model.bin"));
+
+  const std::string scheduler = "127.0.0.1:" + std::to_string(20000 + getpid() % 20000);
+  auto spawn = [&](std::vector<std::string> args, const std::string& log) {
+    args.insert(args.begin(), SPARROW_BINARY);
+    cluster::SpawnOptions o;
+    o.stderr_path = b + "/" + log;
+    auto c = cluster::ChildProcess::Spawn(args, o);
+    EXPECT_TRUE(c.ok());
+    return std::move(c).value();
+  };
+  std::vector<cluster::ChildProcess> nodes;
+  nodes.push_back(spawn(
+      {"scheduler", "--scheduler=" + scheduler, "--servers=1", "--workers=1", "--max_delay=0"},
+      "scheduler.log"));
+  nodes.push_back(spawn({"server", "--scheduler=" + scheduler}, "server.log"));
+  nodes.push_back(spawn({"worker", "--scheduler=" + scheduler, "--task=train", "--run_dir=" + b},
+                        "worker.log"));
+  for (auto& n : nodes) EXPECT_EQ(n.Wait(120000).value_or(-999), 0) << Slurp(b + "/worker.log");
+
+  Outcome fin = Sparrow({"train", "--stage=finish", "--out=" + b});
+  ASSERT_EQ(fin.exit, 0) << fin.out << fin.err;
+  const std::string ma = Slurp(a + "/model.bin"), mb = Slurp(b + "/model.bin");
+  EXPECT_GT(mb.size(), 100u);
+  EXPECT_TRUE(ma == mb) << "the orchestrated run's model differs from the launcher's";
+  const auto ja = ReadJson(a + "/metrics.json"), jb = ReadJson(b + "/metrics.json");
+  EXPECT_EQ(ja["test"]["auc"], jb["test"]["auc"]);
+  EXPECT_EQ(jb["history"].size(), 2u);
+  EXPECT_GT(jb["wall_s"].get<double>(), 0.0);
+  EXPECT_TRUE(fs::exists(b + "/report.html"));
+  // Finishing a directory no worker wrote into says what is missing.
+  Outcome none = Sparrow({"train", "--stage=finish", "--out=" + a + "-missing"});
+  EXPECT_NE(none.exit, 0);
+  EXPECT_NE(none.err.find("config.pbtxt"), std::string::npos) << none.err;
+}
+
 TEST_F(SyntheticTest, EarlyStoppingOnAValidationSplitEndsTheRunOnEveryWorker) {
   const std::string out = *dir_ + "/early";
   Outcome r = Sparrow({"train", *dir_ + "/synth.conf", "--out=" + out, "--set", "cluster.workers=2",
