@@ -17,15 +17,9 @@ namespace {
 
 using testing::ReadAll;
 using testing::Resolve;
+using testing::Slurp;
 using testing::SpecOf;
 using testing::TempDir;
-
-std::string Slurp(const std::string& path) {
-  std::ifstream in(path, std::ios::binary);
-  std::stringstream ss;
-  ss << in.rdbuf();
-  return ss.str();
-}
 
 std::string Gzip(const std::string& text) {
   z_stream z{};

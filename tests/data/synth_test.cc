@@ -16,14 +16,8 @@ namespace {
 
 using testing::ReadAll;
 using testing::Resolve;
+using testing::Slurp;
 using testing::TempDir;
-
-std::string Slurp(const std::string& path) {
-  std::ifstream in(path, std::ios::binary);
-  std::stringstream ss;
-  ss << in.rdbuf();
-  return ss.str();
-}
 
 TEST(SynthTest, FileAndStreamGiveTheSameRowsForEveryKind) {
   TempDir dir;

@@ -7,6 +7,7 @@
 #include <cstdio>
 #include <filesystem>
 #include <fstream>
+#include <iterator>
 #include <string>
 #include <vector>
 
@@ -15,6 +16,12 @@
 #include "data/text_reader.h"
 
 namespace sparrow::data::testing {
+
+// The whole content of a file ("" if it cannot be read).
+inline std::string Slurp(const std::string& path) {
+  std::ifstream in(path, std::ios::binary);
+  return std::string(std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>());
+}
 
 // Path of a file under ../shared/data, or "" if it is absent.
 inline std::string SharedFile(const std::string& rel) {
