@@ -216,13 +216,18 @@ Status Trainer::RunSteps(const std::vector<uint32_t>& order, size_t first, size_
       kv_->Tick();
       continue;
     }
+    // The later step's batch is gathered and deduped while this step's rows are still
+    // in flight, so the push leaves as soon as the gradients exist. Its slot is the one
+    // the previous step computed in: free.
+    const size_t ahead = step + depth * stride;
+    Step& next = ring[(turn + depth) % ring.size()];
+    std::vector<PullSlice> pull;
+    if (ahead < steps_per_epoch_ && Prepare(order, ahead, &next)) pull = PullSlices(&next);
     Status st = FinishPull(&cur);
     if (!st.ok()) return drain(st);
     std::vector<PushSlice> push = ComputeStep(&cur, ws, loss, weight);
-    const size_t ahead = step + depth * stride;
-    Step& next = ring[(turn + depth) % ring.size()];
-    if (ahead < steps_per_epoch_ && Prepare(order, ahead, &next)) {
-      next.pull = kv_->PushPull(std::move(push), PullSlices(&next), /*end_of_step=*/true);
+    if (!pull.empty()) {
+      next.pull = kv_->PushPull(std::move(push), std::move(pull), /*end_of_step=*/true);
       next.pending = true;
     } else {
       pushes.push_back(kv_->Push(std::move(push), /*end_of_step=*/true));
