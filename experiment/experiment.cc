@@ -100,7 +100,10 @@ Status ApplyOverride(const std::string& assignment, config::ExperimentConfig* cf
     if (f->cpp_type() == pb::FieldDescriptor::CPPTYPE_STRING && (text.empty() || text[0] != '"')) {
       text = "\"" + text + "\"";  // strings may be given bare
     }
-    if (!pb::TextFormat::ParseFieldValueFromString(text, f, msg)) {
+    pb::TextFormat::Parser parser;
+    Collector errors("--set " + path);  // keeps protobuf's own log line off stderr
+    parser.RecordErrorsTo(&errors);
+    if (!parser.ParseFieldValueFromString(text, f, msg)) {
       return InvalidArgument("--set " + path + ": '" + value + "' is not a valid " +
                              f->type_name() +
                              (f->enum_type() ? " of " + f->enum_type()->name() : ""));
