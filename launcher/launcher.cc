@@ -84,6 +84,18 @@ void Launcher::Interrupt(const std::string& why) {
 void Launcher::OnWorkerLine(int worker, const std::string& line) {
   auto f = Fields(line);
   std::lock_guard<std::mutex> lock(mu_);
+  if (live_ && f.count("unix_ms")) {
+    // Stamped by the worker, not when read here: this thread may be scoring an epoch.
+    static const std::map<std::string, std::string> kEvents = {{"started", "workers_started"},
+                                                               {"loaded", "data_loaded"},
+                                                               {"tables", "training_done"},
+                                                               {"saved", "model_saved"}};
+    auto e = kEvents.find(line.substr(0, line.find(' ')));
+    if (e != kEvents.end()) {
+      const double t = (std::atoll(f.at("unix_ms").c_str()) - started_unix_ms_) / 1000.0;
+      timeline_[e->second] = std::max(timeline_[e->second], t);
+    }
+  }
   const int epoch = f.count("epoch") ? std::atoi(f.at("epoch").c_str()) : 0;
   if (line.rfind("progress ", 0) == 0 && epoch > 0 && epoch < (int)partial_.size()) {
     Partial& p = partial_[epoch];
@@ -167,6 +179,9 @@ Result<models::Metrics> Launcher::ScoreEpoch(int epoch) {
 
 Status Launcher::Run() {
   started_s_ = Now();
+  started_unix_ms_ = std::chrono::duration_cast<std::chrono::milliseconds>(
+                         std::chrono::system_clock::now().time_since_epoch())
+                         .count();
   cluster::LocalClusterOptions lo;
   lo.binary = options_.binary;
   lo.servers = cfg_.cluster().servers();
@@ -180,6 +195,7 @@ Status Launcher::Run() {
   lo.capture_worker_stdout = true;
   lo.on_worker_line = [this](int w, const std::string& line) { OnWorkerLine(w, line); };
   cluster_ = std::make_unique<cluster::LocalCluster>(lo);
+  live_ = true;
   if (options_.progress) {
     std::printf("training %s: %s, %u server(s), %u worker(s), logs in %s\n", cfg_.name().c_str(),
                 models::ModelKindName(spec_.kind), lo.servers, lo.workers, dir_.Logs().c_str());
@@ -198,8 +214,10 @@ Status Launcher::Run() {
                       "/worker-" + std::to_string(i) + ".log)");
     }
   }
+  timeline_["cluster_stopped"] = Now() - started_s_;
   uint64_t rows = 0;
   SPARROW_RETURN_IF_ERROR(MergeModel(&rows));
+  timeline_["model_written"] = Now() - started_s_;
   return WriteOutputs(Now() - started_s_);
 }
 
@@ -334,6 +352,7 @@ Status Launcher::WriteOutputs(double wall_s) {
   j["history"] = hist;
   j["examples_per_s"] = history_.empty() ? 0.0 : eps_sum / history_.size();
   j["wall_s"] = wall_s;
+  if (!timeline_.empty()) j["timeline_s"] = timeline_;
   j["table_keys"] = table_keys_;
   j["bytes_per_key"] = table_keys_ > 0 ? table_bytes_ / table_keys_ : 0.0;
   j["config"] = config_text_;

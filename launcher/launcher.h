@@ -18,6 +18,7 @@
 // Thread safety: one thread; Interrupt() from any thread (Ctrl-C).
 #pragma once
 
+#include <map>
 #include <memory>
 #include <mutex>
 #include <nlohmann/json.hpp>
@@ -86,6 +87,11 @@ class Launcher {
   std::vector<EpochRecord> history_;
   double table_keys_ = 0, table_bytes_ = 0;
   double started_s_ = 0;
+  // Run() only: seconds from its start until the last worker reported each event, and
+  // the launcher's own events; metrics.json's "timeline_s" shows where a run's time went.
+  bool live_ = false;
+  long long started_unix_ms_ = 0;
+  std::map<std::string, double> timeline_;
   nlohmann::json metrics_;
   models::Metrics final_test_;  // of the last evaluated epoch
 };

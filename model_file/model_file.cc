@@ -3,6 +3,7 @@
 #include <fcntl.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <cstring>
 #include <memory>
@@ -25,9 +26,13 @@ using File = std::unique_ptr<FILE, FileCloser>;
 
 }  // namespace
 
+namespace {
+constexpr size_t kWriteBuffer = 1 << 20;
+}  // namespace
+
 ModelWriter::~ModelWriter() {
-  if (f_ != nullptr) {
-    std::fclose(f_);
+  if (fd_ >= 0) {
+    close(fd_);
     std::remove(tmp_.c_str());
   }
 }
@@ -39,9 +44,11 @@ Result<std::unique_ptr<ModelWriter>> ModelWriter::Open(const std::string& path,
   w->tmp_ = path + ".tmp-" + std::to_string(getpid());
   w->header_ = header;
   w->header_.set_format_version(kModelFormatVersion);
-  w->f_ = std::fopen(w->tmp_.c_str(), "wb");
-  if (w->f_ == nullptr) return Unavailable("cannot create " + w->tmp_ + ": " + Errno());
-  SPARROW_RETURN_IF_ERROR(w->Write(kMagic, sizeof(kMagic), /*crc=*/false));
+  w->fd_ = open(w->tmp_.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0666);
+  if (w->fd_ < 0) return Unavailable("cannot create " + w->tmp_ + ": " + Errno());
+  w->buf_.reserve(kWriteBuffer);
+  SPARROW_RETURN_IF_ERROR(w->Write(kMagic, sizeof(kMagic)));
+  w->crc_from_ = sizeof(kMagic);
   const std::string h = w->header_.SerializeAsString();
   const uint32_t version = kModelFormatVersion, len = static_cast<uint32_t>(h.size());
   SPARROW_RETURN_IF_ERROR(w->Write(&version, 4));
@@ -50,10 +57,30 @@ Result<std::unique_ptr<ModelWriter>> ModelWriter::Open(const std::string& path,
   return w;
 }
 
-Status ModelWriter::Write(const void* p, size_t n, bool crc) {
-  if (n == 0) return Status::Ok();
-  if (std::fwrite(p, 1, n, f_) != n) return Unavailable("write " + tmp_ + ": " + Errno());
-  if (crc) crc_ = Crc32cExtend(crc_, p, n);
+Status ModelWriter::Write(const void* p, size_t n) {
+  const char* c = static_cast<const char*>(p);
+  while (n > 0) {
+    const size_t take = std::min(n, kWriteBuffer - buf_.size());
+    buf_.insert(buf_.end(), c, c + take);
+    c += take;
+    n -= take;
+    if (buf_.size() == kWriteBuffer) SPARROW_RETURN_IF_ERROR(Flush());
+  }
+  return Status::Ok();
+}
+
+Status ModelWriter::Flush() {
+  if (buf_.size() > crc_from_) {
+    crc_ = Crc32cExtend(crc_, buf_.data() + crc_from_, buf_.size() - crc_from_);
+  }
+  crc_from_ = 0;
+  for (size_t at = 0; at < buf_.size();) {
+    const ssize_t n = write(fd_, buf_.data() + at, buf_.size() - at);
+    if (n < 0 && errno == EINTR) continue;
+    if (n < 0) return Unavailable("write " + tmp_ + ": " + Errno());
+    at += static_cast<size_t>(n);
+  }
+  buf_.clear();
   return Status::Ok();
 }
 
@@ -91,13 +118,19 @@ Status ModelWriter::Commit() {
     return InvalidArgument(path_ + ": " + std::to_string(got) + " rows written, header declares " +
                            std::to_string(want));
   }
+  SPARROW_RETURN_IF_ERROR(Flush());
   const uint32_t crc = crc_;
-  SPARROW_RETURN_IF_ERROR(Write(&crc, 4, /*crc=*/false));
-  if (std::fflush(f_) != 0 || fsync(fileno(f_)) != 0) {
-    return Unavailable("flush " + tmp_ + ": " + Errno());
+  SPARROW_RETURN_IF_ERROR(Write(&crc, 4));
+  crc_from_ = buf_.size();  // the CRC does not cover itself
+  SPARROW_RETURN_IF_ERROR(Flush());
+  if (fsync(fd_) != 0) return Unavailable("flush " + tmp_ + ": " + Errno());
+  const int fd = fd_;
+  fd_ = -1;
+  if (close(fd) != 0) {
+    const std::string e = Errno();
+    std::remove(tmp_.c_str());
+    return Unavailable("close " + tmp_ + ": " + e);
   }
-  std::fclose(f_);
-  f_ = nullptr;
   if (std::rename(tmp_.c_str(), path_.c_str()) != 0) {
     const std::string e = Errno();
     std::remove(tmp_.c_str());

@@ -44,10 +44,17 @@ class ModelWriter {
 
  private:
   ModelWriter() = default;
-  Status Write(const void* p, size_t n, bool crc = true);
+  // Appends to buf_; full buffers go to the file. Bytes from `crc_from_` on are CRC'd.
+  Status Write(const void* p, size_t n);
+  // CRCs and writes out what buf_ holds.
+  Status Flush();
 
   std::string path_, tmp_;
-  FILE* f_ = nullptr;
+  int fd_ = -1;
+  // Rows are ~10-300 bytes: one write(2) and one CRC call per MiB, not per row, keeps a
+  // save of millions of rows from being syscall- and call-bound.
+  std::vector<char> buf_;
+  size_t crc_from_ = 0;  // the magic is outside the CRC
   uint32_t crc_ = 0;
   model::ModelHeader header_;
   size_t table_ = 0;      // table being written

@@ -271,36 +271,37 @@ namespace sparrow::server {
 Status Server::Save(const Message& msg) {
   const std::string path = msg.header.control().path() + ".part-" + std::to_string(node_->rank());
   // Rows sorted by key, all-zero rows left out: the part is a model file of this range.
+  // Only the keys are gathered (8 bytes a row); weights go through the writer a chunk at
+  // a time, so saving a table costs no copy of it.
   model::ModelHeader header;
-  std::vector<std::vector<uint64_t>> keys(tables_.size());
-  std::vector<std::vector<float>> weights(tables_.size());
-  size_t t = 0;
+  std::vector<std::vector<uint64_t>> keys;
+  std::vector<const Table*> tables;
   for (const auto& [id, table] : tables_) {
     const uint32_t w = table->width();
-    std::vector<std::pair<uint64_t, size_t>> order;
-    std::vector<float> rows;
-    table->ForEachWeights([&](uint64_t k, const float* v) {
+    std::vector<uint64_t>& k = keys.emplace_back();
+    table->ForEachWeights([&](uint64_t key, const float* v) {
       bool zero = true;
       for (uint32_t j = 0; j < w; ++j) zero = zero && v[j] == 0.0f;
-      if (zero) return;
-      order.emplace_back(k, rows.size());
-      rows.insert(rows.end(), v, v + w);
+      if (!zero) k.push_back(key);
     });
-    std::sort(order.begin(), order.end());
-    for (const auto& [k, at] : order) {
-      keys[t].push_back(k);
-      weights[t].insert(weights[t].end(), rows.begin() + at, rows.begin() + at + w);
-    }
+    if (!std::is_sorted(k.begin(), k.end())) std::sort(k.begin(), k.end());
+    tables.push_back(table.get());
     auto* info = header.add_tables();
     info->set_name(table->spec().name());
     info->set_id(id);
     info->set_width(w);
-    info->set_rows(keys[t].size());
-    ++t;
+    info->set_rows(k.size());
   }
   SPARROW_ASSIGN_OR_RETURN(auto writer, model_file::ModelWriter::Open(path, header));
-  for (size_t i = 0; i < keys.size(); ++i) {
-    SPARROW_RETURN_IF_ERROR(writer->Append(keys[i].data(), weights[i].data(), keys[i].size()));
+  constexpr size_t kChunk = 4096;
+  std::vector<float> weights;
+  for (size_t t = 0; t < tables.size(); ++t) {
+    for (size_t at = 0; at < keys[t].size(); at += kChunk) {
+      const size_t n = std::min(kChunk, keys[t].size() - at);
+      weights.resize(n * tables[t]->width());
+      tables[t]->Pull(keys[t].data() + at, n, weights.data());
+      SPARROW_RETURN_IF_ERROR(writer->Append(keys[t].data() + at, weights.data(), n));
+    }
   }
   SPARROW_RETURN_IF_ERROR(writer->Commit());
   LOG(INFO) << "saved " << path;

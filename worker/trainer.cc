@@ -351,6 +351,12 @@ Status Trainer::ValidationLoss(int epoch, double* loss) {
   return Status::Ok();
 }
 
+long long Trainer::UnixMs() {
+  return std::chrono::duration_cast<std::chrono::milliseconds>(
+             std::chrono::system_clock::now().time_since_epoch())
+      .count();
+}
+
 void Trainer::Say(const char* format, ...) {
   char line[512];
   va_list args;
@@ -373,16 +379,18 @@ Status Trainer::Run() {
     const std::string path = dir_.Progress(node_->rank());
     progress_.reset(std::fopen(path.c_str(), "w"));
     if (!progress_) return Unavailable("cannot write " + path);
-    const auto unix_ms = std::chrono::duration_cast<std::chrono::milliseconds>(
-        std::chrono::system_clock::now().time_since_epoch());
-    Say("started unix_ms=%lld", static_cast<long long>(unix_ms.count()));
+    Say("started unix_ms=%lld", UnixMs());
   }
   SPARROW_ASSIGN_OR_RETURN(spec_, experiment::ModelSpecOf(cfg_, features_));
   for (const auto& t : experiment::TableSpecsOf(cfg_, spec_)) {
     SPARROW_RETURN_IF_ERROR(kv_->CreateTable(t));
   }
+  const auto load_start = std::chrono::steady_clock::now();
   SPARROW_RETURN_IF_ERROR(Load(data::SplitPart::kTrain, false, &train_, &train_rows_));
   SPARROW_RETURN_IF_ERROR(Load(data::SplitPart::kTest, true, &test_, &test_rows_));
+  Say("loaded rows=%zu test_rows=%zu seconds=%.6f unix_ms=%lld", train_rows_, test_rows_,
+      std::chrono::duration<double>(std::chrono::steady_clock::now() - load_start).count(),
+      UnixMs());
   for (const auto& b : train_) SPARROW_RETURN_IF_ERROR(models::CheckBatch(spec_, b));
   for (const auto& b : test_) SPARROW_RETURN_IF_ERROR(models::CheckBatch(spec_, b));
   for (uint32_t bi = 0; bi < train_.size(); ++bi) {
@@ -431,9 +439,13 @@ Status Trainer::Run() {
         bytes += t.bytes();
       }
     }
-    Say("tables keys=%llu bytes=%llu", static_cast<unsigned long long>(keys),
-        static_cast<unsigned long long>(bytes));
+    Say("tables keys=%llu bytes=%llu unix_ms=%lld", static_cast<unsigned long long>(keys),
+        static_cast<unsigned long long>(bytes), UnixMs());
+    const auto save_start = std::chrono::steady_clock::now();
     SPARROW_RETURN_IF_ERROR(kv_->Save(dir_.ModelPartsPrefix()));
+    Say("saved seconds=%.6f unix_ms=%lld",
+        std::chrono::duration<double>(std::chrono::steady_clock::now() - save_start).count(),
+        UnixMs());
   }
   return Status::Ok();
 }

@@ -93,6 +93,16 @@ TEST(TrainTest, A9aOnTwoServersTwoWorkersThenPredictAndEvalAgree) {
   EXPECT_GT(m["examples_per_s"].get<double>(), 0);
   EXPECT_GT(m["bytes_per_key"].get<double>(), 0);
   EXPECT_TRUE(fs::exists(dir + "/report.html"));
+  // The timeline's events come in the order they happen, within the run's wall time.
+  const auto& tl = m["timeline_s"];
+  double last = 0;
+  for (const char* e : {"workers_started", "data_loaded", "training_done", "model_saved",
+                        "cluster_stopped", "model_written"}) {
+    ASSERT_TRUE(tl.contains(e)) << e << " missing from " << tl.dump();
+    EXPECT_GE(tl[e].get<double>(), last - 0.002) << e;  // worker clocks are in ms
+    last = tl[e].get<double>();
+  }
+  EXPECT_LE(last, m["wall_s"].get<double>());
 
   // eval recomputes the test metrics from the model file alone: the same numbers.
   Outcome e = Sparrow({"eval", "--model=" + dir + "/model.bin"});
