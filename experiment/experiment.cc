@@ -248,13 +248,14 @@ void ApplyRule(const config::Rule& r, wire::TableSpec* t) {
 }  // namespace
 
 std::vector<wire::TableSpec> TableSpecsOf(const config::ExperimentConfig& cfg,
-                                          const models::ModelSpec& spec) {
+                                          const models::ModelSpec& spec, uint64_t expected_keys) {
   std::vector<wire::TableSpec> out;
   wire::TableSpec w;
   w.set_id(kLinearTable);
   w.set_name("w");
   w.set_width(1);
   ApplyRule(cfg.optimizer().linear(), &w);
+  w.set_expected_keys(expected_keys);
   out.push_back(w);
   if (spec.FactorWidth() > 0) {
     wire::TableSpec v;
@@ -265,10 +266,14 @@ std::vector<wire::TableSpec> TableSpecsOf(const config::ExperimentConfig& cfg,
     v.set_init_scale(cfg.model().init_scale());
     v.set_init_seed(cfg.model().seed());
     v.set_min_count(cfg.model().factor_min_count());
+    // Below the count a key gets no row: its keys are fewer than the data's, by how much
+    // is unknown, so that table grows as it fills.
+    if (v.min_count() <= 1) v.set_expected_keys(expected_keys);
     out.push_back(v);
   }
   // The bias: the linear rule without its penalties.
   wire::TableSpec b = w;
+  b.clear_expected_keys();
   b.set_id(kBiasTable);
   b.set_name("bias");
   b.set_l1(0);

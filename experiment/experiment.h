@@ -49,8 +49,10 @@ Result<models::ModelSpec> ModelSpecOf(const config::ExperimentConfig& cfg,
                                       const data::FeatureSpec& features);
 
 // The server tables for that model: linear "w", factors "v" (FM/FFM), "bias", "meta".
+// `expected_keys` (0: unknown) is the capacity hint of the tables that get a row per key.
 std::vector<wire::TableSpec> TableSpecsOf(const config::ExperimentConfig& cfg,
-                                          const models::ModelSpec& spec);
+                                          const models::ModelSpec& spec,
+                                          uint64_t expected_keys = 0);
 
 // Files of a run directory, shared by the launcher, the workers and the servers.
 struct RunDir {

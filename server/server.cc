@@ -100,14 +100,21 @@ void Server::Handle(Message&& msg) {
 
 Status Server::CreateTable(const Message& msg) {
   const wire::TableSpec& spec = msg.header.control().table();
+  const size_t servers = std::max<size_t>(1, node_->table().servers.size());
   auto it = tables_.find(spec.id());
   if (it != tables_.end()) {
-    // Every worker may create the tables it uses; the same spec twice is fine.
-    if (it->second->spec().SerializeAsString() == spec.SerializeAsString()) return Status::Ok();
-    return InvalidArgument("table " + std::to_string(spec.id()) +
-                           " already exists with another spec");
+    // Every worker may create the tables it uses; the same spec twice is fine. The
+    // capacity hint may differ (each worker counts its own shard): the largest wins.
+    wire::TableSpec mine = it->second->spec(), theirs = spec;
+    mine.clear_expected_keys();
+    theirs.clear_expected_keys();
+    if (mine.SerializeAsString() != theirs.SerializeAsString()) {
+      return InvalidArgument("table " + std::to_string(spec.id()) +
+                             " already exists with another spec");
+    }
+    it->second->Reserve(spec.expected_keys() / servers);
+    return Status::Ok();
   }
-  const size_t servers = std::max<size_t>(1, node_->table().servers.size());
   const wire::NodeInfo* me = node_->table().Find(node_->id());
   SPARROW_ASSIGN_OR_RETURN(
       auto table, Table::Create(spec, spec.expected_keys() / servers, me->key_begin(),

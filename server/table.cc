@@ -131,6 +131,10 @@ void Table::Push(const uint64_t* keys, const float* grads, size_t n) {
   });
 }
 
+void Table::Reserve(size_t expected_keys) {
+  for (auto& part : parts_) part.rows->Reserve(expected_keys / parts_.size());
+}
+
 void Table::Pull(const uint64_t* keys, size_t n, float* out) const {
   const uint32_t w = width();
   ForEachSlice(keys, n, [&](size_t p, size_t first, size_t count) {

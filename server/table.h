@@ -38,6 +38,10 @@ class Table {
                                                uint64_t key_begin = 0, uint64_t key_end = ~0ull,
                                                int parts = 1, tbb::task_arena* arena = nullptr);
 
+  // Makes room for `expected_keys` keys of this server's share (never shrinks): for a
+  // capacity hint that arrives after creation. Server thread only, like Push.
+  void Reserve(size_t expected_keys);
+
   const wire::TableSpec& spec() const { return spec_; }
   uint32_t width() const { return params_.width; }
 

@@ -11,6 +11,7 @@
 #include <thread>
 
 #include "data/batch_keys.h"
+#include "data/distinct_keys.h"
 #include "data/text_reader.h"
 
 namespace sparrow::worker {
@@ -382,9 +383,6 @@ Status Trainer::Run() {
     Say("started unix_ms=%lld", UnixMs());
   }
   SPARROW_ASSIGN_OR_RETURN(spec_, experiment::ModelSpecOf(cfg_, features_));
-  for (const auto& t : experiment::TableSpecsOf(cfg_, spec_)) {
-    SPARROW_RETURN_IF_ERROR(kv_->CreateTable(t));
-  }
   const auto load_start = std::chrono::steady_clock::now();
   SPARROW_RETURN_IF_ERROR(Load(data::SplitPart::kTrain, false, &train_, &train_rows_));
   SPARROW_RETURN_IF_ERROR(Load(data::SplitPart::kTest, true, &test_, &test_rows_));
@@ -393,6 +391,16 @@ Status Trainer::Run() {
       UnixMs());
   for (const auto& b : train_) SPARROW_RETURN_IF_ERROR(models::CheckBatch(spec_, b));
   for (const auto& b : test_) SPARROW_RETURN_IF_ERROR(models::CheckBatch(spec_, b));
+  // Tables sized for this shard's keys (plus slack for the estimate's error) fill
+  // without rehashing; other workers' shards add what they add.
+  data::DistinctKeys distinct;
+  for (const auto& b : train_) {
+    for (uint64_t k : b.keys) distinct.Add(k);
+  }
+  const uint64_t expected = distinct.Estimate() + distinct.Estimate() / 16;
+  for (const auto& t : experiment::TableSpecsOf(cfg_, spec_, expected)) {
+    SPARROW_RETURN_IF_ERROR(kv_->CreateTable(t));
+  }
   for (uint32_t bi = 0; bi < train_.size(); ++bi) {
     for (uint32_t r = 0; r < train_[bi].rows(); ++r) rows_.emplace_back(bi, r);
   }

@@ -35,7 +35,13 @@ TEST(ClusterTest, TwoServersTwoWorkersPushAndPullExactly) {
     TestWorker w(lc.scheduler_endpoint());
     ASSERT_TRUE(w.Start().ok());
     const int rank = w.node.rank();
-    ASSERT_TRUE(w.kv.CreateTable(SgdTable(7, width)).ok());
+    // Each worker sends its own capacity hint: the same table all the same.
+    wire::TableSpec spec = SgdTable(7, width);
+    spec.set_expected_keys(10000 * (rank + 1));
+    ASSERT_TRUE(w.kv.CreateTable(spec).ok());
+    Status other = w.kv.CreateTable(SgdTable(7, width + 1));
+    EXPECT_NE(other.message().find("already exists with another spec"), std::string::npos)
+        << other.message();
     for (int r = 0; r < rounds; ++r) {
       auto g = std::make_shared<std::vector<float>>(keys->size() * width);
       for (size_t i = 0; i < g->size(); ++i) g->at(i) = float((rank + 1) * int(i % 5) - 2 + r);
