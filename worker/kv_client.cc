@@ -17,7 +17,11 @@ KVClient::KVClient(cluster::Node* node, KVClientOptions options) : node_(node), 
 }
 
 KVClient::~KVClient() {
-  stop_.store(true);
+  {
+    std::lock_guard<std::mutex> lock(stop_mu_);
+    stop_ = true;
+  }
+  stop_cv_.notify_all();
   if (timeout_thread_.joinable()) timeout_thread_.join();
 }
 
@@ -281,8 +285,11 @@ void KVClient::OnDead(const std::vector<int>& dead, const std::string& why) {
 }
 
 void KVClient::TimeoutLoop() {
-  while (!stop_.load()) {
-    std::this_thread::sleep_for(std::chrono::milliseconds(50));
+  for (;;) {
+    {
+      std::unique_lock<std::mutex> lock(stop_mu_);
+      if (stop_cv_.wait_for(lock, std::chrono::milliseconds(50), [this] { return stop_; })) return;
+    }
     const int64_t now = NowMs();
     std::vector<std::pair<uint64_t, int>> late;
     {

@@ -162,7 +162,9 @@ class KVClient {
   std::map<uint64_t, Part> parts_;  // by request id
 
   std::thread timeout_thread_;
-  std::atomic<bool> stop_{false};
+  std::mutex stop_mu_;
+  std::condition_variable stop_cv_;  // wakes the timeout thread at once on destruction
+  bool stop_ = false;                // guarded by stop_mu_
 };
 
 }  // namespace sparrow::worker
