@@ -7,6 +7,7 @@
 #include <chrono>
 #include <cstdio>
 #include <filesystem>
+#include <functional>
 #include <map>
 #include <sstream>
 
@@ -264,12 +265,52 @@ Status Launcher::Finish() {
   return WriteOutputs(started_ms < 0 ? 0.0 : (now_ms - started_ms) / 1000.0);
 }
 
+namespace {
+
+constexpr size_t kMergeChunk = 4096;  // rows per read: memory of a chunk, not of a model
+
+// Reads every server's part (its tables in the same order: w, v, bias, meta) table by
+// table across parts, in server (= key) order: fn(name, width, keys, weights) per chunk.
+// Every part's CRC is checked at the end. Memory: one chunk per part.
+Status ForEachPartChunk(
+    const std::vector<std::string>& paths,
+    const std::function<Status(const model::TableInfo&, const std::vector<uint64_t>&,
+                               const std::vector<float>&)>& fn) {
+  std::vector<std::unique_ptr<model_file::ModelReader>> readers;
+  for (const auto& p : paths) {
+    SPARROW_ASSIGN_OR_RETURN(auto r, model_file::ModelReader::Open(p));
+    if (!readers.empty() && r->header().tables_size() != readers[0]->header().tables_size()) {
+      return DataLoss(p + ": its tables differ from " + paths[0] + "'s");
+    }
+    readers.push_back(std::move(r));
+  }
+  if (readers.empty()) return Status::Ok();
+  std::vector<uint64_t> keys;
+  std::vector<float> weights;
+  for (int t = 0; t < readers[0]->header().tables_size(); ++t) {
+    for (auto& r : readers) {
+      const model::TableInfo& info = r->header().tables(t);
+      if (info.name() != readers[0]->header().tables(t).name()) {
+        return DataLoss("parts disagree on table " + std::to_string(t) + ": '" + info.name() +
+                        "' and '" + readers[0]->header().tables(t).name() + "'");
+      }
+      for (;;) {
+        SPARROW_ASSIGN_OR_RETURN(size_t n, r->Next(kMergeChunk, &keys, &weights));
+        if (n == 0) break;
+        SPARROW_RETURN_IF_ERROR(fn(info, keys, weights));
+      }
+    }
+  }
+  for (auto& r : readers) SPARROW_RETURN_IF_ERROR(r->Finish());
+  return Status::Ok();
+}
+
+}  // namespace
+
 Status Launcher::MergeModel(uint64_t* rows) {
-  std::vector<model_file::ModelData> parts;
+  std::vector<std::string> paths;
   for (uint32_t s = 0; s < cfg_.cluster().servers(); ++s) {
-    const std::string path = dir_.ModelPartsPrefix() + ".part-" + std::to_string(s);
-    SPARROW_ASSIGN_OR_RETURN(model_file::ModelData part, model_file::ReadModel(path));
-    parts.push_back(std::move(part));
+    paths.push_back(dir_.ModelPartsPrefix() + ".part-" + std::to_string(s));
   }
   model::ModelHeader h;
   h.mutable_model()->CopyFrom(cfg_.model());
@@ -280,49 +321,50 @@ Status Launcher::MergeModel(uint64_t* rows) {
   provenance.clear_output();
   h.set_config_text(TextOf(provenance));
   h.set_num_fields(spec_.num_fields);
-  // Tables by name across parts, in server (= key) order.
-  std::map<std::string, std::pair<uint32_t, std::vector<const model_file::ModelData::Table*>>> by;
-  for (const auto& p : parts) {
-    for (int t = 0; t < p.header.tables_size(); ++t) {
-      auto& e = by[p.header.tables(t).name()];
-      e.first = p.header.tables(t).width();
-      e.second.push_back(&p.tables[t]);
-    }
-  }
-  for (const auto& t : by["bias"].second) {
-    if (!t->keys.empty()) h.set_bias(t->weights[0]);
-  }
+  // Pass 1, over every part (CRCs checked before anything is written): row counts, the
+  // bias, and the model id, a hash of every row in file order.
+  const auto scored = [](const std::string& name) { return name == "w" || name == "v"; };
+  std::map<std::string, model::TableInfo> tables;  // w, v
   XXH3_state_t* hs = XXH3_createState();
   XXH3_64bits_reset(hs);
-  for (const char* name : {"w", "v"}) {
-    if (!by.count(name)) continue;
-    auto* info = h.add_tables();
-    info->set_name(name);
-    info->set_id(std::string(name) == "w" ? experiment::kLinearTable : experiment::kFactorTable);
-    info->set_width(by[name].first);
-    uint64_t n = 0;
-    for (const auto* t : by[name].second) {
-      n += t->keys.size();
-      XXH3_64bits_update(hs, t->keys.data(), t->keys.size() * 8);
-      XXH3_64bits_update(hs, t->weights.data(), t->weights.size() * 4);
-    }
-    info->set_rows(n);
-    *rows += n;
-  }
+  Status st =
+      ForEachPartChunk(paths, [&](const model::TableInfo& t, const std::vector<uint64_t>& keys,
+                                  const std::vector<float>& weights) {
+        if (t.name() == "bias") {
+          h.set_bias(weights[0]);
+        } else if (scored(t.name())) {
+          auto& info = tables[t.name()];
+          info.set_name(t.name());
+          info.set_width(t.width());
+          info.set_rows(info.rows() + keys.size());
+          XXH3_64bits_update(hs, keys.data(), keys.size() * 8);
+          XXH3_64bits_update(hs, weights.data(), weights.size() * 4);
+        }
+        return Status::Ok();
+      });
   const float bias = h.bias();
   XXH3_64bits_update(hs, &bias, 4);
   char id[32];
   std::snprintf(id, sizeof(id), "%016llx", static_cast<unsigned long long>(XXH3_64bits_digest(hs)));
   XXH3_freeState(hs);
+  SPARROW_RETURN_IF_ERROR(st);
+  for (const char* name : {"w", "v"}) {
+    if (!tables.count(name)) continue;
+    auto* info = h.add_tables();
+    *info = tables[name];
+    info->set_id(std::string(name) == "w" ? experiment::kLinearTable : experiment::kFactorTable);
+    *rows += info->rows();
+  }
   // Deterministic: the same weights give the same file, byte for byte.
   h.set_model_id(cfg_.name() + "-" + std::string(id).substr(0, 12));
+  // Pass 2: the rows again, into the model file (written to a temporary, then renamed).
   SPARROW_ASSIGN_OR_RETURN(auto writer, model_file::ModelWriter::Open(dir_.Model(), h));
-  for (const char* name : {"w", "v"}) {
-    if (!by.count(name)) continue;
-    for (const auto* t : by[name].second) {
-      SPARROW_RETURN_IF_ERROR(writer->Append(t->keys.data(), t->weights.data(), t->keys.size()));
-    }
-  }
+  SPARROW_RETURN_IF_ERROR(
+      ForEachPartChunk(paths, [&](const model::TableInfo& t, const std::vector<uint64_t>& keys,
+                                  const std::vector<float>& weights) {
+        return scored(t.name()) ? writer->Append(keys.data(), weights.data(), keys.size())
+                                : Status::Ok();
+      }));
   SPARROW_RETURN_IF_ERROR(writer->Commit());
   std::error_code ec;
   std::filesystem::remove_all(dir_.root + "/parts", ec);

@@ -176,52 +176,93 @@ Result<model::ModelHeader> ReadModelHeader(const std::string& path) {
   return h;
 }
 
-Result<ModelData> ReadModel(const std::string& path) {
-  File f(std::fopen(path.c_str(), "rb"));
-  if (!f) return NotFound("cannot open model " + path + ": " + Errno());
-  ModelData m;
-  uint32_t crc = 0;
-  SPARROW_RETURN_IF_ERROR(ReadHead(f.get(), path, &m.header, &crc));
-  for (const auto& t : m.header.tables()) {
+ModelReader::~ModelReader() {
+  if (f_ != nullptr) std::fclose(f_);
+}
+
+Result<std::unique_ptr<ModelReader>> ModelReader::Open(const std::string& path) {
+  std::unique_ptr<ModelReader> r(new ModelReader());
+  r->path_ = path;
+  r->f_ = std::fopen(path.c_str(), "rb");
+  if (r->f_ == nullptr) return NotFound("cannot open model " + path + ": " + Errno());
+  SPARROW_RETURN_IF_ERROR(ReadHead(r->f_, path, &r->header_, &r->crc_));
+  for (const auto& t : r->header_.tables()) {
     if (t.width() == 0 || t.width() > 1 << 16) {
       return DataLoss(path + ": table '" + t.name() + "' has width " + std::to_string(t.width()));
     }
+  }
+  if (r->header_.tables_size() > 0) r->left_ = r->header_.tables(0).rows();
+  return r;
+}
+
+Result<size_t> ModelReader::Next(size_t max_rows, std::vector<uint64_t>* keys,
+                                 std::vector<float>* weights) {
+  keys->clear();
+  weights->clear();
+  if (table_ >= static_cast<size_t>(header_.tables_size())) return size_t{0};
+  const auto& t = header_.tables(static_cast<int>(table_));
+  if (left_ == 0) {  // this table is done: the caller moves on
+    if (++table_ < static_cast<size_t>(header_.tables_size())) {
+      left_ = header_.tables(static_cast<int>(table_)).rows();
+    }
+    return size_t{0};
+  }
+  const size_t rec = 8 + 4 * static_cast<size_t>(t.width());
+  const size_t n = static_cast<size_t>(std::min<uint64_t>(left_, max_rows));
+  buf_.resize(rec * n);
+  if (std::fread(buf_.data(), rec, n, f_) != n) {
+    return DataLoss(path_ + ": truncated: table '" + t.name() + "' declares " +
+                    std::to_string(t.rows()) + " rows, file ends after " +
+                    std::to_string(t.rows() - left_) + "+");
+  }
+  crc_ = Crc32cExtend(crc_, buf_.data(), rec * n);
+  const bool first = left_ == t.rows();
+  keys->resize(n);
+  weights->resize(n * t.width());
+  for (size_t i = 0; i < n; ++i) {
+    std::memcpy(&(*keys)[i], buf_.data() + i * rec, 8);
+    std::memcpy(weights->data() + i * t.width(), buf_.data() + i * rec + 8, 4 * t.width());
+    const bool ordered = i > 0 ? (*keys)[i] > (*keys)[i - 1] : (first || (*keys)[0] > last_key_);
+    if (!ordered) return DataLoss(path_ + ": table '" + t.name() + "' keys out of order");
+  }
+  last_key_ = keys->back();
+  left_ -= n;
+  return n;
+}
+
+Status ModelReader::Finish() {
+  if (table_ < static_cast<size_t>(header_.tables_size()) &&
+      !(table_ + 1 == static_cast<size_t>(header_.tables_size()) && left_ == 0)) {
+    return FailedPrecondition(path_ + ": Finish before every row was read");
+  }
+  uint32_t stored = 0;
+  if (std::fread(&stored, 4, 1, f_) != 1) return DataLoss(path_ + ": truncated before the CRC");
+  if (stored != crc_) return DataLoss(path_ + ": CRC mismatch (file corrupt)");
+  char extra;
+  if (std::fread(&extra, 1, 1, f_) == 1) return DataLoss(path_ + ": trailing bytes after the CRC");
+  return Status::Ok();
+}
+
+Result<ModelData> ReadModel(const std::string& path) {
+  SPARROW_ASSIGN_OR_RETURN(auto reader, ModelReader::Open(path));
+  ModelData m;
+  m.header = reader->header();
+  std::vector<uint64_t> keys;
+  std::vector<float> weights;
+  for (const auto& t : m.header.tables()) {
     ModelData::Table table;
     table.width = t.width();
-    const size_t rec = 8 + 4 * static_cast<size_t>(t.width());
-    std::vector<char> buf(rec * 4096);
-    uint64_t left = t.rows();
-    table.keys.reserve(left);
-    table.weights.reserve(left * t.width());
-    while (left > 0) {
-      const size_t n = static_cast<size_t>(std::min<uint64_t>(left, 4096));
-      if (std::fread(buf.data(), rec, n, f.get()) != n) {
-        return DataLoss(path + ": truncated: table '" + t.name() + "' declares " +
-                        std::to_string(t.rows()) + " rows, file ends after " +
-                        std::to_string(t.rows() - left) + "+");
-      }
-      crc = Crc32cExtend(crc, buf.data(), rec * n);
-      for (size_t i = 0; i < n; ++i) {
-        uint64_t key;
-        std::memcpy(&key, buf.data() + i * rec, 8);
-        if (!table.keys.empty() && key <= table.keys.back()) {
-          return DataLoss(path + ": table '" + t.name() + "' keys out of order");
-        }
-        table.keys.push_back(key);
-        const size_t old = table.weights.size();
-        table.weights.resize(old + t.width());
-        std::memcpy(table.weights.data() + old, buf.data() + i * rec + 8, 4 * t.width());
-      }
-      left -= n;
+    table.keys.reserve(t.rows());
+    table.weights.reserve(t.rows() * t.width());
+    for (;;) {
+      SPARROW_ASSIGN_OR_RETURN(size_t n, reader->Next(4096, &keys, &weights));
+      if (n == 0) break;
+      table.keys.insert(table.keys.end(), keys.begin(), keys.end());
+      table.weights.insert(table.weights.end(), weights.begin(), weights.end());
     }
     m.tables.push_back(std::move(table));
   }
-  uint32_t stored = 0;
-  if (std::fread(&stored, 4, 1, f.get()) != 1) return DataLoss(path + ": truncated before the CRC");
-  if (stored != crc) return DataLoss(path + ": CRC mismatch (file corrupt)");
-  char extra;
-  if (std::fread(&extra, 1, 1, f.get()) == 1)
-    return DataLoss(path + ": trailing bytes after the CRC");
+  SPARROW_RETURN_IF_ERROR(reader->Finish());
   return m;
 }
 

@@ -17,6 +17,7 @@
 
 #include <cstdint>
 #include <cstdio>
+#include <memory>
 #include <string>
 #include <vector>
 
@@ -71,6 +72,39 @@ struct ModelData {
     std::vector<float> weights;  // keys.size() x width
   };
   std::vector<Table> tables;
+};
+
+// Reads a model file a chunk of rows at a time, in memory of one chunk whatever the
+// model's size: for merging and copying models larger than memory. Usage: Open, then
+// Next until it returns 0 rows for the last table, then Finish (which verifies the CRC;
+// rows read before it are trustworthy only once it succeeds).
+class ModelReader {
+ public:
+  ~ModelReader();
+  // Opens `path` and reads its header (magic and version checked).
+  static Result<std::unique_ptr<ModelReader>> Open(const std::string& path);
+  const model::ModelHeader& header() const { return header_; }
+  // The table the next rows come from (header().tables(table())); equals tables_size()
+  // once every row is read.
+  size_t table() const { return table_; }
+  // Reads up to `max_rows` (> 0) rows of the current table into *keys and *weights
+  // (replacing their contents; weights: rows x width). Returns 0 at the end of a table,
+  // after which the next call reads the next table. Keys are checked to ascend.
+  Result<size_t> Next(size_t max_rows, std::vector<uint64_t>* keys, std::vector<float>* weights);
+  // After every table's rows: checks the CRC and that nothing follows it.
+  Status Finish();
+
+ private:
+  ModelReader() = default;
+
+  std::string path_;
+  FILE* f_ = nullptr;
+  model::ModelHeader header_;
+  uint32_t crc_ = 0;
+  size_t table_ = 0;
+  uint64_t left_ = 0;  // rows of table_ not yet read
+  uint64_t last_key_ = 0;
+  std::vector<char> buf_;
 };
 
 // Reads and verifies a model file: magic, version, header, row counts, key order, CRC.

@@ -55,6 +55,37 @@ TEST(ModelFileTest, RoundTrip) {
   fs::remove(p);
 }
 
+TEST(ModelFileTest, ReaderGivesTheRowsChunkByChunkThenChecksTheCrc) {
+  const std::string p = Path("chunks");
+  ASSERT_TRUE(WriteSample(p).ok());
+  auto r = ModelReader::Open(p);
+  ASSERT_TRUE(r.ok()) << r.status().ToString();
+  std::vector<uint64_t> keys, all_keys;
+  std::vector<float> weights, all_weights;
+  std::vector<size_t> chunks;
+  for (int t = 0; t < 2; ++t) {
+    EXPECT_EQ((*r)->table(), static_cast<size_t>(t));
+    for (;;) {
+      auto n = (*r)->Next(2, &keys, &weights);  // chunks of 2 rows: tables of 3 and 2
+      ASSERT_TRUE(n.ok()) << n.status().ToString();
+      if (*n == 0) break;
+      chunks.push_back(*n);
+      all_keys.insert(all_keys.end(), keys.begin(), keys.end());
+      all_weights.insert(all_weights.end(), weights.begin(), weights.end());
+    }
+  }
+  EXPECT_EQ(chunks, (std::vector<size_t>{2, 1, 2}));
+  EXPECT_EQ(all_keys, (std::vector<uint64_t>{1, 5, 9, 5, 7}));
+  EXPECT_EQ(all_weights, (std::vector<float>{0.5f, -1, 2, 1, 2, 3, 4}));
+  EXPECT_TRUE((*r)->Finish().ok());
+
+  // Finishing early is the caller's mistake, not corruption.
+  auto early = ModelReader::Open(p);
+  ASSERT_TRUE(early.ok());
+  EXPECT_EQ((*early)->Finish().code(), Code::kFailedPrecondition);
+  fs::remove(p);
+}
+
 TEST(ModelFileTest, EveryTruncationIsDataLoss) {
   const std::string p = Path("full"), q = Path("cut");
   ASSERT_TRUE(WriteSample(p).ok());
