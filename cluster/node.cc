@@ -14,6 +14,12 @@ int64_t NowMs() {
       .count();
 }
 
+int64_t UnixMs() {
+  return std::chrono::duration_cast<std::chrono::milliseconds>(
+             std::chrono::system_clock::now().time_since_epoch())
+      .count();
+}
+
 Node::Node(NodeOptions options) : options_(std::move(options)) {}
 
 Node::~Node() {

@@ -108,5 +108,8 @@ class Node {
 
 // Milliseconds on a monotonic clock.
 int64_t NowMs();
+// Milliseconds since the Unix epoch (wall clock): comparable across processes of a host,
+// for timestamps one process reports to another.
+int64_t UnixMs();
 
 }  // namespace sparrow::cluster

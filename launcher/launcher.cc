@@ -11,6 +11,7 @@
 #include <map>
 #include <sstream>
 
+#include "cluster/node.h"
 #include "core/hash.h"
 #include "data/feature_spec.h"
 #include "launcher/evaluation.h"
@@ -180,9 +181,7 @@ Result<models::Metrics> Launcher::ScoreEpoch(int epoch) {
 
 Status Launcher::Run() {
   started_s_ = Now();
-  started_unix_ms_ = std::chrono::duration_cast<std::chrono::milliseconds>(
-                         std::chrono::system_clock::now().time_since_epoch())
-                         .count();
+  started_unix_ms_ = cluster::UnixMs();
   cluster::LocalClusterOptions lo;
   lo.binary = options_.binary;
   lo.servers = cfg_.cluster().servers();
@@ -258,9 +257,7 @@ Status Launcher::Finish() {
   }
   uint64_t rows = 0;
   SPARROW_RETURN_IF_ERROR(MergeModel(&rows));
-  const long long now_ms = std::chrono::duration_cast<std::chrono::milliseconds>(
-                               std::chrono::system_clock::now().time_since_epoch())
-                               .count();
+  const long long now_ms = cluster::UnixMs();
   // From the first worker's start (not the cluster's: the orchestrator's business).
   return WriteOutputs(started_ms < 0 ? 0.0 : (now_ms - started_ms) / 1000.0);
 }

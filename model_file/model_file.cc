@@ -24,10 +24,8 @@ struct FileCloser {
 };
 using File = std::unique_ptr<FILE, FileCloser>;
 
-}  // namespace
-
-namespace {
 constexpr size_t kWriteBuffer = 1 << 20;
+
 }  // namespace
 
 ModelWriter::~ModelWriter() {

@@ -352,12 +352,6 @@ Status Trainer::ValidationLoss(int epoch, double* loss) {
   return Status::Ok();
 }
 
-long long Trainer::UnixMs() {
-  return std::chrono::duration_cast<std::chrono::milliseconds>(
-             std::chrono::system_clock::now().time_since_epoch())
-      .count();
-}
-
 void Trainer::Say(const char* format, ...) {
   char line[512];
   va_list args;
@@ -380,7 +374,7 @@ Status Trainer::Run() {
     const std::string path = dir_.Progress(node_->rank());
     progress_.reset(std::fopen(path.c_str(), "w"));
     if (!progress_) return Unavailable("cannot write " + path);
-    Say("started unix_ms=%lld", UnixMs());
+    Say("started unix_ms=%lld", static_cast<long long>(cluster::UnixMs()));
   }
   SPARROW_ASSIGN_OR_RETURN(spec_, experiment::ModelSpecOf(cfg_, features_));
   const auto load_start = std::chrono::steady_clock::now();
@@ -388,7 +382,7 @@ Status Trainer::Run() {
   SPARROW_RETURN_IF_ERROR(Load(data::SplitPart::kTest, true, &test_, &test_rows_));
   Say("loaded rows=%zu test_rows=%zu seconds=%.6f unix_ms=%lld", train_rows_, test_rows_,
       std::chrono::duration<double>(std::chrono::steady_clock::now() - load_start).count(),
-      UnixMs());
+      static_cast<long long>(cluster::UnixMs()));
   for (const auto& b : train_) SPARROW_RETURN_IF_ERROR(models::CheckBatch(spec_, b));
   for (const auto& b : test_) SPARROW_RETURN_IF_ERROR(models::CheckBatch(spec_, b));
   // Tables sized for this shard's keys (plus slack for the estimate's error) fill
@@ -448,12 +442,12 @@ Status Trainer::Run() {
       }
     }
     Say("tables keys=%llu bytes=%llu unix_ms=%lld", static_cast<unsigned long long>(keys),
-        static_cast<unsigned long long>(bytes), UnixMs());
+        static_cast<unsigned long long>(bytes), static_cast<long long>(cluster::UnixMs()));
     const auto save_start = std::chrono::steady_clock::now();
     SPARROW_RETURN_IF_ERROR(kv_->Save(dir_.ModelPartsPrefix()));
     Say("saved seconds=%.6f unix_ms=%lld",
         std::chrono::duration<double>(std::chrono::steady_clock::now() - save_start).count(),
-        UnixMs());
+        static_cast<long long>(cluster::UnixMs()));
   }
   return Status::Ok();
 }

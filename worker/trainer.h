@@ -75,8 +75,6 @@ class Trainer {
   // Mean validation loss over every worker (summed through the servers' meta table).
   Status ValidationLoss(int epoch, double* loss);
 
-  // Wall-clock time for the launcher's timeline: comparable across processes on a host.
-  static long long UnixMs();
   // Prints one progress line to stdout and to the run directory's progress file.
   void Say(const char* format, ...) __attribute__((format(printf, 2, 3)));
 
