@@ -33,9 +33,12 @@ Status LocalCluster::Start() {
 
   auto common = [&](const std::string& role) {
     return std::vector<std::string>{
-        options_.binary, role, "--scheduler=" + endpoint_,
+        options_.binary,
+        role,
+        "--scheduler=" + endpoint_,
         "--heartbeat_ms=" + std::to_string(options_.heartbeat_ms),
-        "--heartbeat_timeout_ms=" + std::to_string(options_.heartbeat_timeout_ms)};
+        "--heartbeat_timeout_ms=" + std::to_string(options_.heartbeat_timeout_ms),
+        std::string("--local_ipc=") + (options_.local_ipc ? "true" : "false")};
   };
   for (int i = 0; i < options_.servers; ++i) {
     auto argv = common("server");

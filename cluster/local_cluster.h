@@ -32,6 +32,7 @@ struct LocalClusterOptions {
   int max_delay = -1;
   int heartbeat_ms = 500;
   int heartbeat_timeout_ms = 10000;
+  bool local_ipc = true;                 // servers and workers talk over Unix sockets (NodeOptions)
   std::vector<std::string> server_args;  // extra flags for every server
   std::vector<std::string> worker_args;  // extra flags for every worker
   std::string log_dir;  // children's stderr go to LOG_DIR/<role>-<i>.log; "" inherits

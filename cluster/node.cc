@@ -4,7 +4,9 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <atomic>
 #include <chrono>
+#include <fstream>
 
 namespace sparrow::cluster {
 
@@ -18,6 +20,16 @@ int64_t UnixMs() {
   return std::chrono::duration_cast<std::chrono::milliseconds>(
              std::chrono::system_clock::now().time_since_epoch())
       .count();
+}
+
+std::string HostScope() {
+  std::ifstream boot("/proc/sys/kernel/random/boot_id");
+  std::string id;
+  std::getline(boot, id);
+  char net[128];
+  const ssize_t n = readlink("/proc/self/ns/net", net, sizeof(net) - 1);
+  if (id.empty() || n <= 0) return "";
+  return id + "/" + std::string(net, static_cast<size_t>(n));
 }
 
 Node::Node(NodeOptions options) : options_(std::move(options)) {}
@@ -56,6 +68,7 @@ Status Node::Start(Handler handler) {
   wire::Control reg;
   reg.mutable_node()->set_role(options_.role);
   reg.mutable_node()->set_address(endpoint);
+  if (options_.local_ipc) BindLocal(reg.mutable_node());
   reg.mutable_node()->set_pid(getpid());
   char host[256] = {0};
   gethostname(host, sizeof(host) - 1);
@@ -75,7 +88,7 @@ Status Node::Start(Handler handler) {
 
   // Workers send requests to servers; servers send replies to workers.
   const auto& peers = options_.role == wire::WORKER ? table_.servers : table_.workers;
-  for (const auto& p : peers) SPARROW_RETURN_IF_ERROR(van_.Connect(p.id(), p.address()));
+  for (const auto& p : peers) SPARROW_RETURN_IF_ERROR(van_.Connect(p.id(), PeerAddress(p)));
   last_scheduler_contact_ms_ = NowMs();
   heartbeat_ = std::thread([this] { HeartbeatLoop(); });
   // Nobody sends a request before every node has connected to its peers: a server that
@@ -84,6 +97,27 @@ Status Node::Start(Handler handler) {
   LOG(INFO) << wire::Role_Name(options_.role) << " rank " << rank_ << " is node " << id_ << " at "
             << endpoint;
   return Status::Ok();
+}
+
+void Node::BindLocal(wire::NodeInfo* self) {
+  host_scope_ = HostScope();
+  if (host_scope_.empty()) return;
+  // Unique among the nodes of this process (tests run several) and of this host.
+  static std::atomic<int> next{0};
+  const std::string name = "sparrow-" + std::to_string(getpid()) + "-" + std::to_string(next++);
+  Result<std::string> local = van_.BindLocal(name);
+  if (!local.ok()) {
+    LOG(WARNING) << local.status().message() << "; peers on this host will use TCP";
+    return;
+  }
+  self->set_local_address(*local);
+  self->set_host_scope(host_scope_);
+}
+
+const std::string& Node::PeerAddress(const wire::NodeInfo& peer) const {
+  const bool local = options_.local_ipc && !host_scope_.empty() && !peer.local_address().empty() &&
+                     peer.host_scope() == host_scope_;
+  return local ? peer.local_address() : peer.address();
 }
 
 void Node::OnMessage(transport::Message&& msg) {

@@ -2,7 +2,8 @@
 //
 // Start() binds the node's ROUTER, registers with the scheduler (role and address), waits
 // for the node table, and connects to the peers its role talks to (workers -> servers,
-// servers -> workers). From then on a heartbeat thread reports to the scheduler, control
+// servers -> workers): over a Unix socket when the peer shares this host (local_ipc), over
+// TCP otherwise. From then on a heartbeat thread reports to the scheduler, control
 // messages (barrier releases, dead nodes, shutdown) are handled here, and every other
 // message goes to the role's handler.
 //
@@ -31,6 +32,9 @@ struct NodeOptions {
   int heartbeat_ms = 1000;
   int scheduler_timeout_ms = 15000;  // silence after which the scheduler counts as lost
   int register_timeout_ms = 60000;   // how long to wait for the node table
+  // Also listen on a Unix socket, and reach peers of the same host (HostScope) through
+  // theirs rather than through loopback TCP. The scheduler is always reached over TCP.
+  bool local_ipc = true;
 };
 
 class Node {
@@ -74,6 +78,11 @@ class Node {
   void Stop();
 
  private:
+  // Binds the Unix socket and records it in `self` (the registration); on failure the
+  // node stays TCP-only.
+  void BindLocal(wire::NodeInfo* self);
+  // Where to reach `peer`: its Unix socket when it shares this node's HostScope.
+  const std::string& PeerAddress(const wire::NodeInfo& peer) const;
   void OnMessage(transport::Message&& msg);
   void OnControl(const transport::Message& msg);
   void HeartbeatLoop();
@@ -88,6 +97,7 @@ class Node {
   std::atomic<int> id_{-1};  // read by Finish() from a signal-handling thread
   int rank_ = -1;
   NodeTable table_;
+  std::string host_scope_;  // set in Start() when local_ipc
 
   mutable std::mutex mu_;
   std::condition_variable cv_;
@@ -108,6 +118,11 @@ class Node {
 
 // Milliseconds on a monotonic clock.
 int64_t NowMs();
+// Which nodes can reach each other's abstract Unix sockets: the kernel's boot id and this
+// process's network namespace, "BOOT_ID/net:[INODE]". Empty where either is unknown (then
+// nodes talk over TCP only).
+std::string HostScope();
+
 // Milliseconds since the Unix epoch (wall clock): comparable across processes of a host,
 // for timestamps one process reports to another.
 int64_t UnixMs();

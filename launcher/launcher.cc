@@ -189,6 +189,7 @@ Status Launcher::Run() {
   lo.max_delay = cfg_.cluster().max_delay();
   lo.heartbeat_ms = cfg_.cluster().heartbeat_ms();
   lo.heartbeat_timeout_ms = cfg_.cluster().heartbeat_timeout_ms();
+  lo.local_ipc = cfg_.cluster().local_ipc();
   lo.worker_args = {"--task=train", "--run_dir=" + dir_.root,
                     "--request_timeout_ms=" + std::to_string(cfg_.cluster().request_timeout_ms())};
   lo.log_dir = dir_.Logs();

@@ -19,13 +19,14 @@ std::vector<Command> ClusterCommands() {
       {"worker",
        "--scheduler=HOST:PORT --task=kv_bench [task flags]",
        "join a cluster and run a task against the servers",
-       {SPARROW_NODE_FLAGS, "task", "run_dir", "request_timeout_ms", "keys", "value_width", "optimizer",
-        "seconds"},
+       {SPARROW_NODE_FLAGS, "task", "run_dir", "request_timeout_ms", "keys", "value_width",
+        "optimizer", "seconds"},
        &RunWorker},
       {"bench kv",
        "[--servers=S --workers=W --keys=N --value_width=K --optimizer=O --seconds=T]",
        "start a local cluster and measure push/pull throughput and small-pull latency",
-       {"servers", "workers", "keys", "value_width", "optimizer", "seconds", "max_delay"},
+       {"servers", "workers", "keys", "value_width", "optimizer", "seconds", "max_delay",
+        "local_ipc"},
        &RunBenchKv},
   };
 }

@@ -4,6 +4,9 @@ DEFINE_string(scheduler, "127.0.0.1:9090", "HOST:PORT of the scheduler");
 DEFINE_string(bind, "127.0.0.1:0",
               "HOST:PORT this node listens on (port 0: any free port); use the host's "
               "address, not 127.0.0.1, when the cluster spans machines");
+DEFINE_bool(local_ipc, true,
+            "also listen on a Unix socket, and reach peers on this host (same kernel and "
+            "network namespace) through theirs instead of loopback TCP");
 DEFINE_int32(servers, 1, "number of servers in the cluster");
 DEFINE_int32(workers, 1, "number of workers in the cluster");
 DEFINE_int32(max_delay, -1,
@@ -22,6 +25,7 @@ cluster::NodeOptions NodeOptionsFromFlags(wire::Role role) {
   o.role = role;
   o.scheduler = FLAGS_scheduler;
   o.bind = FLAGS_bind;
+  o.local_ipc = FLAGS_local_ipc;
   o.heartbeat_ms = FLAGS_heartbeat_ms;
   o.scheduler_timeout_ms = FLAGS_heartbeat_timeout_ms;
   return o;

@@ -27,6 +27,7 @@ int RunBenchKv(const std::vector<std::string>& /*args*/) {
   lo.servers = FLAGS_servers;
   lo.workers = FLAGS_workers;
   lo.max_delay = FLAGS_max_delay;
+  lo.local_ipc = FLAGS_local_ipc;
   lo.capture_worker_stdout = true;
   char buf[64];
   std::snprintf(buf, sizeof(buf), "%g", FLAGS_seconds);

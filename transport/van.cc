@@ -30,6 +30,16 @@ Result<std::string> Van::Bind(const std::string& address) {
   return endpoint_;
 }
 
+Result<std::string> Van::BindLocal(const std::string& name) {
+  const std::string ep = "ipc://@" + name;
+  try {
+    router_.bind(ep);
+  } catch (const zmq::error_t& e) {
+    return Unavailable("cannot bind " + ep + ": " + e.what());
+  }
+  return ep;
+}
+
 void Van::Start(Handler handler, RejectHandler reject) {
   handler_ = std::move(handler);
   reject_ = std::move(reject);
@@ -59,6 +69,12 @@ Status Van::Connect(int peer, const std::string& address) {
 bool Van::Connected(int peer) const {
   std::lock_guard<std::mutex> lock(peers_mu_);
   return peers_.count(peer) > 0;
+}
+
+std::string Van::PeerAddress(int peer) const {
+  std::lock_guard<std::mutex> lock(peers_mu_);
+  auto it = peers_.find(peer);
+  return it == peers_.end() ? std::string() : it->second->address;
 }
 
 Status Van::Send(int peer, Message& msg) {

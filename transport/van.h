@@ -40,6 +40,11 @@ class Van {
   // Binds the ROUTER socket. `address` is "HOST:PORT" or "tcp://HOST:PORT"; port 0 picks a
   // free port. Returns the bound endpoint ("tcp://127.0.0.1:40123").
   Result<std::string> Bind(const std::string& address);
+  // Also binds the ROUTER to "ipc://@NAME", a Unix socket in the abstract namespace (no
+  // file to clean up; it disappears with the socket). Peers on the same host reach the
+  // node there without the TCP stack: a 300 KB message costs about a third less time.
+  // Requires a successful Bind(). Returns the endpoint.
+  Result<std::string> BindLocal(const std::string& name);
 
   // Starts the receive thread. Requires a successful Bind().
   void Start(Handler handler, RejectHandler reject = nullptr);
@@ -48,6 +53,8 @@ class Van {
   // existing peer to the same address is a no-op; to another address replaces the socket.
   Status Connect(int peer, const std::string& address);
   bool Connected(int peer) const;
+  // The address `peer` is connected at; empty if it is not.
+  std::string PeerAddress(int peer) const;
 
   // Sends `msg` to `peer` (header frame then data frames). Frames are moved out of `msg`.
   // Fails with Unavailable if the peer is unknown or the socket refuses.

@@ -79,6 +79,36 @@ TEST(ClusterTest, TwoServersTwoWorkersPushAndPullExactly) {
   for (int e : r.server_exits) EXPECT_EQ(e, 0);
 }
 
+// Which socket a worker reaches its server through, as each side's local_ipc says, and
+// that pushes and pulls work over it.
+std::string ServerTransport(bool server_ipc, bool worker_ipc) {
+  cluster::LocalClusterOptions o = ClusterOptions(1, 1);
+  o.local_ipc = server_ipc;
+  cluster::LocalCluster lc(o);
+  EXPECT_TRUE(lc.Start().ok());
+  TestWorker w(lc.scheduler_endpoint(), 20000, worker_ipc);
+  EXPECT_TRUE(w.Start().ok());
+  const std::string address = w.node.van().PeerAddress(w.node.table().servers.at(0).id());
+  EXPECT_TRUE(w.kv.CreateTable(SgdTable(1, 2)).ok());
+  auto keys = SpreadKeys(1000, 3);
+  auto g = std::make_shared<std::vector<float>>(keys->size() * 2, -1.5f);
+  EXPECT_TRUE(w.kv.Wait(w.kv.Push(1, keys, g, 2)).ok());
+  std::vector<float> out(keys->size() * 2);
+  EXPECT_TRUE(w.kv.Wait(w.kv.Pull(1, keys, 2, out.data())).ok());
+  for (float v : out) EXPECT_EQ(v, 1.5f);
+  EXPECT_TRUE(w.Finish().ok());
+  EXPECT_TRUE(lc.Wait().status.ok());
+  return address.substr(0, address.find("://") + 3);
+}
+
+TEST(ClusterTest, PeersOnThisHostTalkOverUnixSocketsUnlessEitherSideOptsOut) {
+  ASSERT_FALSE(cluster::HostScope().empty());
+  EXPECT_NE(cluster::HostScope().find("/net:["), std::string::npos) << cluster::HostScope();
+  EXPECT_EQ(ServerTransport(true, true), "ipc://");
+  EXPECT_EQ(ServerTransport(false, true), "tcp://");  // the server has no Unix socket
+  EXPECT_EQ(ServerTransport(true, false), "tcp://");  // the worker does not use one
+}
+
 // One fast and one slow worker take `steps` minibatches: pull at clock c, push -1 to one
 // key, tick (or, with clock_on_push, a push that ends the step: the key's server gets the
 // flag on the push, the other server a CLOCK). A pull at clock c sees the fast worker's own c

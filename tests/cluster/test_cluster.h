@@ -30,14 +30,16 @@ inline cluster::LocalClusterOptions ClusterOptions(int servers, int external_wor
 
 // A worker node living in the test process.
 struct TestWorker {
-  explicit TestWorker(const std::string& scheduler, int request_timeout_ms = 20000)
-      : node(Options(scheduler)), kv(&node, {request_timeout_ms}) {
+  explicit TestWorker(const std::string& scheduler, int request_timeout_ms = 20000,
+                      bool local_ipc = true)
+      : node(Options(scheduler, local_ipc)), kv(&node, {request_timeout_ms}) {
     kv.Attach();
   }
-  static cluster::NodeOptions Options(const std::string& scheduler) {
+  static cluster::NodeOptions Options(const std::string& scheduler, bool local_ipc = true) {
     cluster::NodeOptions o;
     o.role = wire::WORKER;
     o.scheduler = scheduler;
+    o.local_ipc = local_ipc;
     o.heartbeat_ms = 100;
     o.scheduler_timeout_ms = 5000;
     return o;

@@ -199,7 +199,8 @@ TEST_F(SyntheticTest, OneWorkerBspRunsGiveIdenticalModelFiles) {
 
 // The orchestrator's path: `train --stage=prepare`, then scheduler, server and worker
 // started by hand as separate processes, then `train --stage=finish`. One worker under
-// BSP is deterministic, so the model must be the launcher's, byte for byte.
+// BSP is deterministic, so the model must be the launcher's, byte for byte. The hand-started
+// nodes talk over TCP, as across machines; the launcher's over Unix sockets.
 TEST_F(SyntheticTest, OrchestratedRunGivesTheLaunchersModel) {
   const std::string a = *dir_ + "/by-launcher", b = *dir_ + "/by-hand";
   Outcome ra = Sparrow({"train", *dir_ + "/synth.conf", "--out=" + a, "--set", "train.epochs=2"});
@@ -223,9 +224,10 @@ TEST_F(SyntheticTest, OrchestratedRunGivesTheLaunchersModel) {
   nodes.push_back(spawn(
       {"scheduler", "--scheduler=" + scheduler, "--servers=1", "--workers=1", "--max_delay=0"},
       "scheduler.log"));
-  nodes.push_back(spawn({"server", "--scheduler=" + scheduler}, "server.log"));
-  nodes.push_back(spawn({"worker", "--scheduler=" + scheduler, "--task=train", "--run_dir=" + b},
-                        "worker.log"));
+  nodes.push_back(spawn({"server", "--scheduler=" + scheduler, "--local_ipc=false"}, "server.log"));
+  nodes.push_back(spawn(
+      {"worker", "--scheduler=" + scheduler, "--local_ipc=false", "--task=train", "--run_dir=" + b},
+      "worker.log"));
   for (auto& n : nodes) EXPECT_EQ(n.Wait(120000).value_or(-999), 0) << Slurp(b + "/worker.log");
 
   Outcome fin = Sparrow({"train", "--stage=finish", "--out=" + b});

@@ -1,0 +1,96 @@
+// Van: real ROUTER/DEALER sockets, over TCP on 127.0.0.1 and over an abstract Unix socket.
+#include "transport/van.h"
+
+#include <gtest/gtest.h>
+#include <unistd.h>
+
+#include <chrono>
+#include <condition_variable>
+#include <mutex>
+
+namespace sparrow::transport {
+namespace {
+
+// Receives one message on `van` and keeps it.
+struct Inbox {
+  std::mutex mu;
+  std::condition_variable cv;
+  std::vector<Message> got;
+  void Take(Message&& m) {
+    std::lock_guard<std::mutex> lock(mu);
+    got.push_back(std::move(m));
+    cv.notify_all();
+  }
+  bool WaitFor(size_t n) {
+    std::unique_lock<std::mutex> lock(mu);
+    return cv.wait_for(lock, std::chrono::seconds(10), [&] { return got.size() >= n; });
+  }
+};
+
+Message PushOf(const std::vector<uint64_t>& keys, const std::vector<float>& vals) {
+  Message m;
+  m.header.set_command(wire::PUSH);
+  m.header.set_sender(9);
+  m.header.set_request_id(42);
+  m.AddSlice(1, 1, keys.size(), CopyFrame(keys.data(), keys.size() * sizeof(uint64_t)),
+             CopyFrame(vals.data(), vals.size() * sizeof(float)));
+  return m;
+}
+
+void RoundTrip(bool local) {
+  Van receiver, sender;
+  auto tcp = receiver.Bind("127.0.0.1:0");
+  ASSERT_TRUE(tcp.ok()) << tcp.status().message();
+  std::string at = *tcp;
+  if (local) {
+    auto ipc = receiver.BindLocal("sparrow-van-test-" + std::to_string(getpid()));
+    ASSERT_TRUE(ipc.ok()) << ipc.status().message();
+    EXPECT_EQ(ipc->rfind("ipc://@", 0), 0u) << *ipc;
+    at = *ipc;
+  }
+  Inbox inbox;
+  receiver.Start([&](Message&& m) { inbox.Take(std::move(m)); });
+  ASSERT_TRUE(sender.Connect(0, at).ok());
+  EXPECT_EQ(sender.PeerAddress(0), at);
+  EXPECT_EQ(sender.PeerAddress(1), "");
+  const std::vector<uint64_t> keys{3, 5, 8};
+  const std::vector<float> vals{0.5f, -1.0f, 2.0f};
+  Message m = PushOf(keys, vals);
+  ASSERT_TRUE(sender.Send(0, m).ok());
+  ASSERT_TRUE(inbox.WaitFor(1));
+  const Message& r = inbox.got[0];
+  EXPECT_EQ(r.header.command(), wire::PUSH);
+  EXPECT_EQ(r.header.request_id(), 42u);
+  ASSERT_EQ(r.header.slices_size(), 1);
+  ASSERT_EQ(r.keys(0).size(), keys.size());
+  ASSERT_EQ(r.values(0).size(), vals.size());
+  for (size_t i = 0; i < keys.size(); ++i) {
+    EXPECT_EQ(r.keys(0)[i], keys[i]);
+    EXPECT_EQ(r.values(0)[i], vals[i]);
+  }
+  sender.Stop();
+  receiver.Stop();
+}
+
+TEST(VanTest, DeliversOverTcp) {
+  RoundTrip(/*local=*/false);
+}
+
+TEST(VanTest, DeliversOverAnAbstractUnixSocket) {
+  RoundTrip(/*local=*/true);
+}
+
+TEST(VanTest, ALocalNameInUseIsAClearError) {
+  Van a, b;
+  ASSERT_TRUE(a.Bind("127.0.0.1:0").ok());
+  ASSERT_TRUE(b.Bind("127.0.0.1:0").ok());
+  const std::string name = "sparrow-van-taken-" + std::to_string(getpid());
+  ASSERT_TRUE(a.BindLocal(name).ok());
+  auto again = b.BindLocal(name);
+  ASSERT_FALSE(again.ok());
+  EXPECT_NE(again.status().message().find("cannot bind ipc://@" + name), std::string::npos)
+      << again.status().message();
+}
+
+}  // namespace
+}  // namespace sparrow::transport
