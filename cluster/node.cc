@@ -51,6 +51,8 @@ Status Node::SendToScheduler(wire::Command cmd, wire::Control* control, uint64_t
 Status Node::Start(Handler handler) {
   handler_ = std::move(handler);
   SPARROW_ASSIGN_OR_RETURN(std::string endpoint, van_.Bind(options_.bind));
+  wire::Control reg;
+  if (options_.local_ipc) BindLocal(reg.mutable_node());  // before the receive thread runs
   van_.Start([this](transport::Message&& m) { OnMessage(std::move(m)); },
              [this](const wire::Header& h, const Status& why) {
                // A known peer that sent something unreadable hears why.
@@ -65,10 +67,8 @@ Status Node::Start(Handler handler) {
              });
   SPARROW_RETURN_IF_ERROR(van_.Connect(kSchedulerId, options_.scheduler));
 
-  wire::Control reg;
   reg.mutable_node()->set_role(options_.role);
   reg.mutable_node()->set_address(endpoint);
-  if (options_.local_ipc) BindLocal(reg.mutable_node());
   reg.mutable_node()->set_pid(getpid());
   char host[256] = {0};
   gethostname(host, sizeof(host) - 1);
@@ -107,7 +107,7 @@ void Node::BindLocal(wire::NodeInfo* self) {
   const std::string name = "sparrow-" + std::to_string(getpid()) + "-" + std::to_string(next++);
   Result<std::string> local = van_.BindLocal(name);
   if (!local.ok()) {
-    LOG(WARNING) << local.status().message() << "; peers on this host will use TCP";
+    LOG(WARNING) << local.status().message() << "; peers on this host will use ZeroMQ";
     return;
   }
   self->set_local_address(*local);

@@ -2,10 +2,10 @@
 //
 // Start() binds the node's ROUTER, registers with the scheduler (role and address), waits
 // for the node table, and connects to the peers its role talks to (workers -> servers,
-// servers -> workers): over a Unix socket when the peer shares this host (local_ipc), over
-// TCP otherwise. From then on a heartbeat thread reports to the scheduler, control
-// messages (barrier releases, dead nodes, shutdown) are handled here, and every other
-// message goes to the role's handler.
+// servers -> workers): over a link (a Unix socket, transport/link.h) when the peer shares
+// this host and local_ipc is on, over ZeroMQ and TCP otherwise. From then on a heartbeat thread
+// reports to the scheduler, control messages (barrier releases, dead nodes, shutdown) are handled
+// here, and every other message goes to the role's handler.
 //
 // Thread safety: all public methods may be called from any thread, except that Barrier(),
 // WaitForShutdown() and Stop() must not be called from the handler (they block on it).
@@ -32,8 +32,9 @@ struct NodeOptions {
   int heartbeat_ms = 1000;
   int scheduler_timeout_ms = 15000;  // silence after which the scheduler counts as lost
   int register_timeout_ms = 60000;   // how long to wait for the node table
-  // Also listen on a Unix socket, and reach peers of the same host (HostScope) through
-  // theirs rather than through loopback TCP. The scheduler is always reached over TCP.
+  // Also listen for links (transport/link.h), and reach peers of the same host
+  // (HostScope) over theirs rather than through ZeroMQ and loopback TCP. The scheduler is
+  // always reached over TCP.
   bool local_ipc = true;
 };
 
@@ -78,8 +79,8 @@ class Node {
   void Stop();
 
  private:
-  // Binds the Unix socket and records it in `self` (the registration); on failure the
-  // node stays TCP-only.
+  // Listens for links and records the address in `self` (the registration); on failure
+  // the node stays on ZeroMQ only.
   void BindLocal(wire::NodeInfo* self);
   // Where to reach `peer`: its Unix socket when it shares this node's HostScope.
   const std::string& PeerAddress(const wire::NodeInfo& peer) const;

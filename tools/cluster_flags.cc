@@ -6,7 +6,7 @@ DEFINE_string(bind, "127.0.0.1:0",
               "address, not 127.0.0.1, when the cluster spans machines");
 DEFINE_bool(local_ipc, true,
             "also listen on a Unix socket, and reach peers on this host (same kernel and "
-            "network namespace) through theirs instead of loopback TCP");
+            "network namespace) through theirs, bypassing ZeroMQ and loopback TCP");
 DEFINE_int32(servers, 1, "number of servers in the cluster");
 DEFINE_int32(workers, 1, "number of workers in the cluster");
 DEFINE_int32(max_delay, -1,

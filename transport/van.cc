@@ -1,6 +1,10 @@
 #include "transport/van.h"
 
 #include <glog/logging.h>
+#include <sys/eventfd.h>
+#include <unistd.h>
+
+#include <algorithm>
 
 namespace sparrow::transport {
 
@@ -10,13 +14,14 @@ std::string TcpEndpoint(const std::string& address) {
 }
 
 Van::Van() : context_(1), router_(context_, zmq::socket_type::router) {
-  router_.set(zmq::sockopt::rcvtimeo, 20);  // lets the receive loop notice Stop() soon
   router_.set(zmq::sockopt::linger, 0);
   router_.set(zmq::sockopt::rcvhwm, 0);  // never drop: flow control is the protocol's job
+  wake_fd_ = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
 }
 
 Van::~Van() {
   Stop();
+  if (wake_fd_ >= 0) close(wake_fd_);
 }
 
 Result<std::string> Van::Bind(const std::string& address) {
@@ -31,13 +36,8 @@ Result<std::string> Van::Bind(const std::string& address) {
 }
 
 Result<std::string> Van::BindLocal(const std::string& name) {
-  const std::string ep = "ipc://@" + name;
-  try {
-    router_.bind(ep);
-  } catch (const zmq::error_t& e) {
-    return Unavailable("cannot bind " + ep + ": " + e.what());
-  }
-  return ep;
+  SPARROW_ASSIGN_OR_RETURN(listener_, LinkListener::Listen(name));
+  return listener_->address();
 }
 
 void Van::Start(Handler handler, RejectHandler reject) {
@@ -47,20 +47,30 @@ void Van::Start(Handler handler, RejectHandler reject) {
 }
 
 Status Van::Connect(int peer, const std::string& address) {
-  const std::string ep = TcpEndpoint(address);
+  const bool link = IsLinkAddress(address);
+  const std::string ep = link ? address : TcpEndpoint(address);
   std::lock_guard<std::mutex> lock(peers_mu_);
   auto it = peers_.find(peer);
   if (it != peers_.end() && it->second->address == ep) return Status::Ok();
   auto p = std::make_shared<Peer>();
   p->address = ep;
-  try {
-    p->socket = zmq::socket_t(context_, zmq::socket_type::dealer);
-    p->socket.set(zmq::sockopt::sndhwm, 0);
-    p->socket.set(zmq::sockopt::linger, 500);
-    p->socket.connect(ep);
-  } catch (const zmq::error_t& e) {
-    return Unavailable("cannot connect to node " + std::to_string(peer) + " at " + ep + ": " +
-                       e.what());
+  if (link) {
+    Result<std::unique_ptr<LinkOut>> out = LinkOut::Connect(ep);
+    if (!out.ok()) {
+      return Unavailable("cannot connect to node " + std::to_string(peer) + ": " +
+                         out.status().message());
+    }
+    p->link = std::move(out).value();
+  } else {
+    try {
+      p->socket = zmq::socket_t(context_, zmq::socket_type::dealer);
+      p->socket.set(zmq::sockopt::sndhwm, 0);
+      p->socket.set(zmq::sockopt::linger, 500);
+      p->socket.connect(ep);
+    } catch (const zmq::error_t& e) {
+      return Unavailable("cannot connect to node " + std::to_string(peer) + " at " + ep + ": " +
+                         e.what());
+    }
   }
   peers_[peer] = std::move(p);
   return Status::Ok();
@@ -89,6 +99,14 @@ Status Van::Send(int peer, Message& msg) {
   }
   zmq::message_t head = EncodeHeader(msg.header);
   std::lock_guard<std::mutex> lock(p->mu);
+  if (p->link) {
+    Status st = p->link->Send(std::move(head), &msg.frames);
+    if (!st.ok()) {
+      return Unavailable("send to node " + std::to_string(peer) + " failed: " + st.message());
+    }
+    if (p->link->pending()) Wake();
+    return Status::Ok();
+  }
   if (!p->socket) return Unavailable("connection to node " + std::to_string(peer) + " closed");
   try {
     const size_t n = msg.frames.size();
@@ -104,43 +122,112 @@ Status Van::Send(int peer, Message& msg) {
   return Status::Ok();
 }
 
-bool Van::ReceiveOne(Message* msg, zmq::message_t* identity) {
+void Van::Wake() {
+  const uint64_t one = 1;
+  if (wake_fd_ >= 0) (void)!write(wake_fd_, &one, sizeof(one));
+}
+
+void Van::Deliver(zmq::message_t& head, std::vector<zmq::message_t>&& frames) {
+  Message msg;
+  msg.frames = std::move(frames);
+  msg.AlignFrames();
+  Status st = DecodeHeader(head, &msg.header);
+  if (!st.ok()) {
+    LOG(WARNING) << "rejected a message from node " << msg.header.sender() << ": " << st.message();
+    if (reject_) reject_(msg.header, st);
+    return;
+  }
+  handler_(std::move(msg));
+}
+
+bool Van::ReceiveRouter() {
   // ROUTER prepends the sending DEALER's identity; we route by node id in the header.
-  auto r = router_.recv(*identity, zmq::recv_flags::none);
-  if (!r) return false;
-  zmq::message_t head;
-  bool more = router_.get(zmq::sockopt::rcvmore);
-  if (!more) return false;
+  zmq::message_t identity, head;
+  if (!router_.recv(identity, zmq::recv_flags::dontwait)) return false;
+  if (!router_.get(zmq::sockopt::rcvmore)) return true;  // an empty message: nothing to do
   (void)router_.recv(head, zmq::recv_flags::none);
-  more = router_.get(zmq::sockopt::rcvmore);
-  while (more) {
+  std::vector<zmq::message_t> frames;
+  while (router_.get(zmq::sockopt::rcvmore)) {
     zmq::message_t f;
     (void)router_.recv(f, zmq::recv_flags::none);
-    msg->frames.push_back(std::move(f));
-    more = router_.get(zmq::sockopt::rcvmore);
+    frames.push_back(std::move(f));
   }
-  msg->AlignFrames();
-  Status st = DecodeHeader(head, &msg->header);
-  if (!st.ok()) {
-    LOG(WARNING) << "rejected a message from node " << msg->header.sender() << ": " << st.message();
-    if (reject_) reject_(msg->header, st);
-    return false;
-  }
+  Deliver(head, std::move(frames));
   return true;
 }
 
+void Van::ServeLinks(const std::vector<bool>& ready) {
+  std::vector<std::vector<zmq::message_t>> got;
+  for (size_t i = 0; i < inbound_.size(); ++i) {
+    if (!ready[i]) continue;
+    Status st = inbound_[i]->Read(&got);
+    for (auto& frames : got) {
+      zmq::message_t head = std::move(frames.front());
+      frames.erase(frames.begin());
+      Deliver(head, std::move(frames));
+    }
+    got.clear();
+    if (!st.ok()) {
+      // The sender is gone (its node will be declared dead) or spoke garbage.
+      LOG(WARNING) << "dropping an incoming link: " << st.message();
+      inbound_[i].reset();
+    }
+  }
+  inbound_.erase(std::remove(inbound_.begin(), inbound_.end(), nullptr), inbound_.end());
+  while (listener_) {
+    std::unique_ptr<LinkIn> in = listener_->Accept();
+    if (!in) break;
+    inbound_.push_back(std::move(in));
+  }
+}
+
+std::vector<std::shared_ptr<Van::Peer>> Van::PendingLinks() {
+  std::vector<std::shared_ptr<Peer>> out;
+  std::lock_guard<std::mutex> lock(peers_mu_);
+  for (const auto& [id, p] : peers_) {
+    if (p->link && p->link->pending()) out.push_back(p);
+  }
+  return out;
+}
+
 void Van::ReceiveLoop() {
+  // One poll over the ROUTER, the wake-up eventfd, the link listener, every accepted link
+  // (readable) and every link with queued bytes (writable). The timeout lets the loop
+  // notice Stop() soon.
+  std::vector<zmq::pollitem_t> items;
   while (!stop_.load(std::memory_order_acquire)) {
-    Message msg;
-    zmq::message_t identity;
+    const std::vector<std::shared_ptr<Peer>> writers = PendingLinks();
+    items.clear();
+    items.push_back({router_.handle(), 0, ZMQ_POLLIN, 0});
+    items.push_back({nullptr, wake_fd_, ZMQ_POLLIN, 0});
+    if (listener_) items.push_back({nullptr, listener_->fd(), ZMQ_POLLIN, 0});
+    const size_t first_in = items.size();
+    for (const auto& in : inbound_) items.push_back({nullptr, in->fd(), ZMQ_POLLIN, 0});
+    const size_t first_out = items.size();
+    for (const auto& w : writers) items.push_back({nullptr, w->link->fd(), ZMQ_POLLOUT, 0});
     try {
-      if (!ReceiveOne(&msg, &identity)) continue;
+      zmq::poll(items.data(), items.size(), std::chrono::milliseconds(20));
+      if (items[1].revents & ZMQ_POLLIN) {
+        uint64_t n;
+        (void)!read(wake_fd_, &n, sizeof(n));
+      }
+      for (size_t i = first_out; i < items.size(); ++i) {
+        if (items[i].revents & (ZMQ_POLLOUT | ZMQ_POLLERR)) {
+          (void)writers[i - first_out]->link->Flush();  // a broken link fails the next Send
+        }
+      }
+      std::vector<bool> ready(inbound_.size());
+      for (size_t i = 0; i < inbound_.size(); ++i) {
+        ready[i] = (items[first_in + i].revents & (ZMQ_POLLIN | ZMQ_POLLERR)) != 0;
+      }
+      ServeLinks(ready);
+      // A bounded batch, so a busy ROUTER cannot starve the links.
+      for (int i = 0; i < 64 && ReceiveRouter(); ++i) {
+      }
     } catch (const zmq::error_t& e) {
       if (e.num() == ETERM) break;
       LOG(WARNING) << "receive failed: " << e.what();
-      continue;
     }
-    handler_(std::move(msg));
   }
 }
 
@@ -150,9 +237,16 @@ void Van::Stop(int linger_ms) {
   std::lock_guard<std::mutex> lock(peers_mu_);
   for (auto& [id, p] : peers_) {
     std::lock_guard<std::mutex> plock(p->mu);
+    if (p->link) {
+      p->link->Drain(linger_ms);
+      p->link.reset();
+      continue;
+    }
     p->socket.set(zmq::sockopt::linger, linger_ms);
     p->socket.close();
   }
+  inbound_.clear();
+  listener_.reset();
   router_.close();
   context_.close();
 }

@@ -1,12 +1,15 @@
-// Van: the ZeroMQ transport of one node.
+// Van: the transport of one node.
 //
-// A node binds one ROUTER socket and receives everything on it, on one receive thread.
-// It sends to each peer over a DEALER socket connected to that peer's ROUTER. Control and
-// data share the transport; per peer, messages arrive in the order they were sent.
+// A node binds one ROUTER socket and receives on it, on one receive thread. It sends to
+// each peer over a DEALER socket connected to that peer's ROUTER. Nodes of one host may
+// also listen for links (transport/link.h), Unix sockets that bypass ZeroMQ's I/O threads:
+// a peer connected at a "unix://@NAME" address is sent to over a link, and the receive
+// thread reads accepted links beside the ROUTER. Control and data share the transport;
+// per peer, messages arrive in the order they were sent.
 //
-// Thread safety: Send() and Connect() may be called from any thread (one mutex per peer
-// socket, so sends to different peers do not contend). The handler runs on the receive
-// thread only, one message at a time.
+// Thread safety: Send() and Connect() may be called from any thread (one mutex per peer,
+// so sends to different peers do not contend). The handler runs on the receive thread
+// only, one message at a time.
 #pragma once
 
 #include <atomic>
@@ -19,6 +22,7 @@
 #include <zmq.hpp>
 
 #include "core/status.h"
+#include "transport/link.h"
 #include "transport/message.h"
 
 namespace sparrow::transport {
@@ -40,16 +44,15 @@ class Van {
   // Binds the ROUTER socket. `address` is "HOST:PORT" or "tcp://HOST:PORT"; port 0 picks a
   // free port. Returns the bound endpoint ("tcp://127.0.0.1:40123").
   Result<std::string> Bind(const std::string& address);
-  // Also binds the ROUTER to "ipc://@NAME", a Unix socket in the abstract namespace (no
-  // file to clean up; it disappears with the socket). Peers on the same host reach the
-  // node there without the TCP stack: a 300 KB message costs about a third less time.
-  // Requires a successful Bind(). Returns the endpoint.
+  // Also listens for links at "unix://@NAME" (abstract namespace: no file to clean up).
+  // Call before Start(). Returns that address.
   Result<std::string> BindLocal(const std::string& name);
 
   // Starts the receive thread. Requires a successful Bind().
   void Start(Handler handler, RejectHandler reject = nullptr);
 
-  // Connects a DEALER to `address` under the name `peer` (a node id). Reconnecting an
+  // Connects a DEALER to `address` under the name `peer` (a node id), or a link when the
+  // address is "unix://@NAME" (which must be listening: fails otherwise). Reconnecting an
   // existing peer to the same address is a no-op; to another address replaces the socket.
   Status Connect(int peer, const std::string& address);
   bool Connected(int peer) const;
@@ -70,11 +73,20 @@ class Van {
   struct Peer {
     std::mutex mu;
     std::string address;
-    zmq::socket_t socket;
+    zmq::socket_t socket;           // a ZeroMQ peer
+    std::unique_ptr<LinkOut> link;  // or a peer on a link
   };
 
   void ReceiveLoop();
-  bool ReceiveOne(Message* msg, zmq::message_t* identity);
+  // Takes one message off the ROUTER without waiting; false when none is there.
+  bool ReceiveRouter();
+  // Accepts links and reads every readable one (`ready`: poll results, in inbound_ order).
+  void ServeLinks(const std::vector<bool>& ready);
+  // Decodes frame 0 and hands the message to the handler (or rejects it).
+  void Deliver(zmq::message_t& head, std::vector<zmq::message_t>&& frames);
+  // Links whose queue waits for the socket to take it, to poll for POLLOUT.
+  std::vector<std::shared_ptr<Peer>> PendingLinks();
+  void Wake();  // interrupts the receive thread's poll
 
   zmq::context_t context_;
   zmq::socket_t router_;
@@ -83,6 +95,9 @@ class Van {
   RejectHandler reject_;
   std::thread receiver_;
   std::atomic<bool> stop_{false};
+  int wake_fd_ = -1;  // eventfd: a send left bytes queued on a link
+  std::unique_ptr<LinkListener> listener_;
+  std::vector<std::unique_ptr<LinkIn>> inbound_;  // receive thread only
 
   mutable std::mutex peers_mu_;  // guards the map, not the sockets
   std::map<int, std::shared_ptr<Peer>> peers_;

@@ -139,7 +139,7 @@ Ticket KVClient::Request(wire::Command cmd, std::vector<PushSlice> push,
     msg.header.set_request_id(rid);
     Status st = node_->IsDead(route.server_id)
                     ? Unavailable(ServerName(route.server_id) + " is dead")
-                    : node_->van().Send(route.server_id, msg);
+                    : SendTo(route.server_id, msg);
     if (!st.ok()) CompletePart(rid, st);
   }
   if (clocked) {
@@ -149,6 +149,13 @@ Ticket KVClient::Request(wire::Command cmd, std::vector<PushSlice> push,
     SendClock(clock + 1, reached);
   }
   return group;
+}
+
+Status KVClient::SendTo(int server_id, Message& msg) {
+  Status st = node_->van().Send(server_id, msg);
+  if (st.ok()) return st;
+  // A link fails at once when its server is gone, before the scheduler says so.
+  return Unavailable(ServerName(server_id) + " unreachable: " + st.message());
 }
 
 Ticket KVClient::Pull(std::vector<PullSlice> slices, Callback cb) {
@@ -348,7 +355,7 @@ Status KVClient::ControlToAllServers(wire::Command cmd, wire::Control control,
       parts_[rid] = p;
     }
     msg.header.set_request_id(rid);
-    Status st = node_->van().Send(servers[i].id(), msg);
+    Status st = SendTo(servers[i].id(), msg);
     if (!st.ok()) CompletePart(rid, st);
   }
   return Wait(t);

@@ -136,6 +136,8 @@ class KVClient {
   std::vector<Route> RouteKeys(const std::vector<const std::vector<uint64_t>*>& keys,
                                const std::vector<uint32_t>& widths,
                                const std::vector<float*>& outs) const;
+  // Sends to a server; an error names the server.
+  Status SendTo(int server_id, transport::Message& msg);
   // CLOCK(clock) to every server not in `skip` (sorted server ids).
   void SendClock(int64_t clock, const std::vector<int>& skip);
   void OnDead(const std::vector<int>& dead, const std::string& why);
