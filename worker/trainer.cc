@@ -87,43 +87,6 @@ Status Trainer::AgreeOnSteps(size_t my_steps, size_t* steps) {
   return Status::Ok();
 }
 
-void Trainer::FillBatch(const std::vector<uint32_t>& order, size_t begin, size_t end,
-                        data::Batch* b) {
-  // Gathers rows with plain loops into vectors sized once: rows are ~10 non-zeros, where
-  // per-row vector appends (and their memmove calls) would cost more than the copying.
-  const bool fields = !train_.empty() && train_[0].has_fields;
-  const size_t rows = end - begin;
-  size_t nnz = 0;
-  for (size_t i = begin; i < end; ++i) {
-    const auto& [bi, ri] = rows_[order[i]];
-    const auto& off = train_[bi].row_offsets;
-    nnz += off[ri + 1] - off[ri];
-  }
-  b->has_fields = fields;
-  b->row_offsets.resize(rows + 1);
-  b->keys.resize(nnz);
-  b->values.resize(nnz);
-  b->fields.resize(fields ? nnz : 0);
-  b->labels.resize(rows);
-  b->weights.resize(rows);
-  b->offsets.resize(rows);
-  size_t at = 0;
-  b->row_offsets[0] = 0;
-  for (size_t r = 0; r < rows; ++r) {
-    const auto& [bi, ri] = rows_[order[begin + r]];
-    const data::Batch& src = train_[bi];
-    for (uint64_t j = src.row_offsets[ri]; j < src.row_offsets[ri + 1]; ++j, ++at) {
-      b->keys[at] = src.keys[j];
-      b->values[at] = src.values[j];
-      if (fields) b->fields[at] = src.fields[j];
-    }
-    b->row_offsets[r + 1] = at;
-    b->labels[r] = src.labels[ri];
-    b->weights[r] = src.weights[ri];
-    b->offsets[r] = src.offsets[ri];
-  }
-}
-
 std::vector<PullSlice> Trainer::PullSlices(Step* s) {
   data::UniqueKeys(s->batch, s->unique.get(), &s->slot);
   const size_t n = s->unique->size();
@@ -153,7 +116,7 @@ bool Trainer::Prepare(const std::vector<uint32_t>& order, size_t step, Step* s) 
   const size_t bs = cfg_.train().batch_size();
   const size_t begin = step * bs, end = std::min(order.size(), begin + bs);
   s->has_rows = begin < end;
-  if (s->has_rows) FillBatch(order, begin, end, &s->batch);
+  if (s->has_rows) store_.Gather(order.data() + begin, end - begin, &s->batch);
   return s->has_rows;
 }
 
@@ -238,7 +201,7 @@ Status Trainer::RunSteps(const std::vector<uint32_t>& order, size_t first, size_
 }
 
 Status Trainer::TrainEpoch(int epoch) {
-  std::vector<uint32_t> order(rows_.size());
+  std::vector<uint32_t> order(store_.rows());
   for (size_t i = 0; i < order.size(); ++i) order[i] = static_cast<uint32_t>(i);
   std::mt19937_64 rng(cfg_.train().shuffle_seed() * 1000003 + epoch * 7919 + node_->rank());
   std::shuffle(order.begin(), order.end(), rng);
@@ -268,7 +231,7 @@ Status Trainer::TrainEpoch(int epoch) {
     }
   }
   const double secs = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
-  Say("progress epoch=%d rows=%zu loss=%.9g seconds=%.6f", epoch, rows_.size(),
+  Say("progress epoch=%d rows=%zu loss=%.9g seconds=%.6f", epoch, store_.rows(),
       weight > 0 ? loss / weight : 0.0, secs);
   return Status::Ok();
 }
@@ -399,6 +362,11 @@ Status Trainer::Run() {
     for (uint32_t r = 0; r < train_[bi].rows(); ++r) rows_.emplace_back(bi, r);
   }
   HoldOutValidation();
+  // From here on training reads the packed rows; the reader's batches are released.
+  store_ = data::RowStore(!train_.empty() && train_[0].has_fields);
+  for (const auto& [bi, ri] : rows_) store_.Append(train_[bi], ri);
+  std::vector<data::Batch>().swap(train_);
+  std::vector<std::pair<uint32_t, uint32_t>>().swap(rows_);
   const size_t bs = cfg_.train().batch_size();
   SPARROW_RETURN_IF_ERROR(AgreeOnSteps((train_rows_ + bs - 1) / bs, &steps_per_epoch_));
   LOG(INFO) << "worker " << node_->rank() << ": " << train_rows_ << " training rows, " << test_rows_

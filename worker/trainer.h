@@ -1,8 +1,9 @@
 // Trainer: the training loop of one worker.
 //
-// Reads this worker's shard of the training split into memory once, then for each epoch
-// visits its rows in a fresh seeded order, in minibatches: dedupe keys -> pull "w", "v",
-// "bias" -> ForwardBackward (models/model.h) -> push gradients, ending the step's clock.
+// Reads this worker's shard of the training split into memory once (packed for random
+// access: data/row_store.h), then for each epoch visits its rows in a fresh seeded order,
+// in minibatches: dedupe keys -> pull "w", "v", "bias" -> ForwardBackward
+// (models/model.h) -> push gradients, ending the step's clock.
 // A step's push and a later step's pull travel together (PUSH_PULL), so a step costs one
 // round trip per server; when prefetching, the next minibatch's rows are in flight while
 // this one computes. Every
@@ -33,6 +34,7 @@
 #include <vector>
 
 #include "data/batch.h"
+#include "data/row_store.h"
 #include "data/text_reader.h"
 #include "experiment/experiment.h"
 #include "models/model.h"
@@ -57,7 +59,6 @@ class Trainer {
   // adding to *loss and *weight. One call per training thread.
   Status RunSteps(const std::vector<uint32_t>& order, size_t first, size_t stride,
                   models::Workspace* ws, double* loss, double* weight);
-  void FillBatch(const std::vector<uint32_t>& order, size_t begin, size_t end, data::Batch* b);
   // Fills s->batch with rows [step * batch_size, ...) of `order`; false (and no batch)
   // when the step is past this worker's rows.
   bool Prepare(const std::vector<uint32_t>& order, size_t step, Step* s);
@@ -88,8 +89,9 @@ class Trainer {
   data::FeatureSpec features_;
   experiment::RunDir dir_;
   models::ModelSpec spec_;
-  std::vector<data::Batch> train_, test_, valid_;
-  std::vector<std::pair<uint32_t, uint32_t>> rows_;  // (batch, row) of every training row
+  std::vector<data::Batch> train_, test_, valid_;    // train_: as read, until packed
+  std::vector<std::pair<uint32_t, uint32_t>> rows_;  // (batch, row) of each row, until packed
+  data::RowStore store_;                             // the training rows, packed
   size_t train_rows_ = 0, test_rows_ = 0;
   size_t steps_per_epoch_ = 0;
   models::Workspace ws_;

@@ -1,0 +1,74 @@
+#include "data/row_store.h"
+
+#include <cstring>
+
+namespace sparrow::data {
+namespace {
+
+// Rows ahead of the copy whose records are prefetched: enough to cover a DRAM miss with
+// the copying of the rows in between.
+constexpr size_t kAhead = 8;
+
+template <typename T>
+void Put(unsigned char*& p, const T* v, size_t n) {
+  std::memcpy(p, v, n * sizeof(T));
+  p += n * sizeof(T);
+}
+
+}  // namespace
+
+void RowStore::Append(const Batch& src, size_t r) {
+  const uint64_t b = src.row_offsets[r], e = src.row_offsets[r + 1];
+  const uint32_t nnz = static_cast<uint32_t>(e - b);
+  const size_t at = data_.size();
+  data_.resize(at + kHeader + nnz * (has_fields_ ? 16 : 12));
+  unsigned char* p = data_.data() + at;
+  const float head[3] = {src.labels[r], src.weights[r], src.offsets[r]};
+  Put(p, &nnz, 1);
+  Put(p, head, 3);
+  Put(p, src.keys.data() + b, nnz);
+  Put(p, src.values.data() + b, nnz);
+  if (has_fields_) Put(p, src.fields.data() + b, nnz);
+  start_.push_back(data_.size());
+}
+
+void RowStore::Gather(const uint32_t* rows, size_t n, Batch* out) const {
+  size_t nnz = 0;
+  for (size_t i = 0; i < n; ++i) nnz += Nnz(rows[i]);
+  out->has_fields = has_fields_;
+  out->row_offsets.resize(n + 1);
+  out->keys.resize(nnz);
+  out->values.resize(nnz);
+  out->fields.resize(has_fields_ ? nnz : 0);
+  out->labels.resize(n);
+  out->weights.resize(n);
+  out->offsets.resize(n);
+  out->row_offsets[0] = 0;
+  const unsigned char* base = data_.data();
+  size_t at = 0;
+  for (size_t i = 0; i < n; ++i) {
+    if (i + kAhead < n) {
+      const uint64_t s = start_[rows[i + kAhead]];
+      for (uint64_t line = s & ~uint64_t{63}; line < start_[rows[i + kAhead] + 1]; line += 64) {
+        __builtin_prefetch(base + line);
+      }
+    }
+    const unsigned char* p = base + start_[rows[i]] + sizeof(uint32_t);
+    const size_t k = Nnz(rows[i]);
+    float head[3];
+    std::memcpy(head, p, sizeof(head));
+    p += sizeof(head);
+    out->labels[i] = head[0];
+    out->weights[i] = head[1];
+    out->offsets[i] = head[2];
+    std::memcpy(out->keys.data() + at, p, k * sizeof(uint64_t));
+    p += k * sizeof(uint64_t);
+    std::memcpy(out->values.data() + at, p, k * sizeof(float));
+    p += k * sizeof(float);
+    if (has_fields_) std::memcpy(out->fields.data() + at, p, k * sizeof(uint32_t));
+    at += k;
+    out->row_offsets[i + 1] = at;
+  }
+}
+
+}  // namespace sparrow::data

@@ -1,0 +1,77 @@
+#include "data/row_store.h"
+
+#include <gtest/gtest.h>
+
+#include <random>
+
+namespace sparrow::data {
+namespace {
+
+// Rows of 0 to 11 non-zeros with distinct values everywhere.
+Batch RandomRows(size_t rows, bool fields, uint64_t seed) {
+  std::mt19937_64 rng(seed);
+  Batch b;
+  b.has_fields = fields;
+  for (size_t r = 0; r < rows; ++r) {
+    const size_t nnz = rng() % 12;
+    for (size_t j = 0; j < nnz; ++j) {
+      b.keys.push_back(rng());
+      b.values.push_back(static_cast<float>(rng() % 1000) / 7.0f);
+      if (fields) b.fields.push_back(static_cast<uint32_t>(rng() % 9));
+    }
+    b.row_offsets.push_back(b.keys.size());
+    b.labels.push_back(static_cast<float>(rng() % 2));
+    b.weights.push_back(1.0f + static_cast<float>(rng() % 3));
+    b.offsets.push_back(-static_cast<float>(rng() % 5));
+  }
+  return b;
+}
+
+void GatherMatchesAppendRow(bool fields) {
+  const Batch a = RandomRows(300, fields, 1), b = RandomRows(200, fields, 2);
+  RowStore store(fields);
+  std::vector<std::pair<const Batch*, size_t>> where;
+  for (const Batch* src : {&a, &b}) {
+    for (size_t r = 0; r < src->rows(); ++r) {
+      store.Append(*src, r);
+      where.emplace_back(src, r);
+    }
+  }
+  ASSERT_EQ(store.rows(), 500u);
+  std::vector<uint32_t> order(store.rows());
+  for (size_t i = 0; i < order.size(); ++i) order[i] = static_cast<uint32_t>(i);
+  std::shuffle(order.begin(), order.end(), std::mt19937_64(3));
+  Batch got;
+  for (size_t begin = 0; begin < order.size(); begin += 128) {  // the last gather is short
+    const size_t n = std::min<size_t>(128, order.size() - begin);
+    store.Gather(order.data() + begin, n, &got);
+    Batch want;
+    want.has_fields = fields;
+    for (size_t i = 0; i < n; ++i)
+      want.AppendRow(*where[order[begin + i]].first, where[order[begin + i]].second);
+    ASSERT_TRUE(got.Valid());
+    EXPECT_TRUE(got == want) << "rows from " << begin;
+  }
+}
+
+TEST(RowStoreTest, GatherGivesTheRowsAsAppendRowWould) {
+  GatherMatchesAppendRow(false);
+}
+
+TEST(RowStoreTest, GatherKeepsFields) {
+  GatherMatchesAppendRow(true);
+}
+
+TEST(RowStoreTest, EmptyGather) {
+  RowStore store;
+  Batch b = RandomRows(3, false, 4);
+  store.Append(b, 0);
+  Batch got = b;
+  store.Gather(nullptr, 0, &got);
+  EXPECT_TRUE(got.empty());
+  EXPECT_EQ(got.row_offsets.size(), 1u);
+  EXPECT_TRUE(got.keys.empty());
+}
+
+}  // namespace
+}  // namespace sparrow::data
