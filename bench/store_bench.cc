@@ -70,7 +70,7 @@ void BM_Pull(benchmark::State& state) {
 
 void Args(benchmark::internal::Benchmark* b) {
   for (int opt : {wire::SGD, wire::ADAGRAD, wire::FTRL, wire::ADAM}) {
-    for (int width : {1, 8}) b->Args({opt, width});
+    for (int width : {1, 8, 32}) b->Args({opt, width});  // 32: FFM, 8 fields x k=4
   }
 }
 

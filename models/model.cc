@@ -233,9 +233,10 @@ double ForwardBackward(const ModelSpec& spec, const data::Batch& batch, const ui
     margins[r] = m;
     const double weight = batch.weights[r];
     if (weight == 0) continue;
-    const double label = batch.labels[r];
-    loss += weight * Loss(spec.objective, m, label);
-    const double g = weight * LossGradient(spec.objective, m, label);
+    double row_loss, row_gradient;
+    LossAndGradient(spec.objective, m, batch.labels[r], &row_loss, &row_gradient);
+    loss += weight * row_loss;
+    const double g = weight * row_gradient;
     grads->bias += g;
     RowBackward(spec, batch, slot, params, r, sums, static_cast<Real>(g), grads);
   }
@@ -306,6 +307,19 @@ double Loss(Objective objective, double margin, double label) {
       return ExpClamped(margin) - label * margin;
   }
   return 0;
+}
+
+void LossAndGradient(Objective objective, double margin, double label, double* loss,
+                     double* gradient) {
+  if (objective != Objective::kLogistic) {
+    *loss = Loss(objective, margin, label);
+    *gradient = LossGradient(objective, margin, label);
+    return;
+  }
+  // Softplus and sigmoid from one exponential: e = exp(-|m|) <= 1 never overflows.
+  const double e = std::exp(-std::fabs(margin));
+  *loss = std::max(margin, 0.0) + std::log1p(e) - label * margin;
+  *gradient = (margin >= 0 ? 1.0 / (1.0 + e) : e / (1.0 + e)) - label;
 }
 
 double LossGradient(Objective objective, double margin, double label) {

@@ -116,6 +116,10 @@ double Loss(Objective objective, double margin, double label);
 // d Loss / d margin: sigmoid(m) - y, m - y, or exp(m) - y.
 double LossGradient(Objective objective, double margin, double label);
 
+// Both at once, as training needs them; for the logistic loss from one exponential.
+void LossAndGradient(Objective objective, double margin, double label, double* loss,
+                     double* gradient);
+
 extern template void Forward<float>(const ModelSpec&, const data::Batch&, const uint32_t*,
                                     const BasicParams<float>&, float*, BasicWorkspace<float>*);
 extern template void Forward<double>(const ModelSpec&, const data::Batch&, const uint32_t*,

@@ -359,6 +359,21 @@ TEST(LossTest, StableAtExtremeMargins) {
   }
 }
 
+TEST(LossTest, LossAndGradientTogetherAgreeWithEachAlone) {
+  for (Objective obj : {Objective::kLogistic, Objective::kSquared, Objective::kPoisson}) {
+    for (double m : {-1000.0, -40.0, -8.0, -1.0, 0.0, 0.3, 2.5, 8.0, 40.0, 1000.0}) {
+      for (double y : {0.0, 1.0}) {
+        double loss, gradient;
+        LossAndGradient(obj, m, y, &loss, &gradient);
+        const double want_loss = Loss(obj, m, y), want_gradient = LossGradient(obj, m, y);
+        EXPECT_NEAR(loss, want_loss, 1e-12 * std::max(1.0, std::fabs(want_loss))) << m << " " << y;
+        EXPECT_NEAR(gradient, want_gradient, 1e-12 * std::max(1.0, std::fabs(want_gradient)))
+            << m << " " << y;
+      }
+    }
+  }
+}
+
 TEST(LossTest, GradientIsDerivativeOfLoss) {
   for (Objective obj : {Objective::kLogistic, Objective::kSquared, Objective::kPoisson}) {
     for (double m : {-8.0, -1.0, 0.0, 0.3, 2.5, 8.0, kMaxExpMargin + 2}) {
