@@ -1,5 +1,6 @@
 #include "data/row_store.h"
 
+#include <algorithm>
 #include <cstring>
 
 namespace sparrow::data {
@@ -17,19 +18,33 @@ void Put(unsigned char*& p, const T* v, size_t n) {
 
 }  // namespace
 
+void RowStore::Grow(size_t bytes) {
+  LargeBuffer<unsigned char> bigger = MakeLargeBuffer<unsigned char>(bytes);
+  if (size_ > 0) std::memcpy(bigger.get(), data_.get(), size_);
+  data_ = std::move(bigger);
+  capacity_ = bytes;
+}
+
+void RowStore::Reserve(size_t rows, size_t nnz) {
+  start_.reserve(start_.size() + rows);
+  const size_t want = size_ + rows * kHeader + nnz * (has_fields_ ? 16 : 12);
+  if (want > capacity_) Grow(want);
+}
+
 void RowStore::Append(const Batch& src, size_t r) {
   const uint64_t b = src.row_offsets[r], e = src.row_offsets[r + 1];
   const uint32_t nnz = static_cast<uint32_t>(e - b);
-  const size_t at = data_.size();
-  data_.resize(at + kHeader + nnz * (has_fields_ ? 16 : 12));
-  unsigned char* p = data_.data() + at;
+  const size_t at = size_;
+  if (at + RecordBytes(nnz) > capacity_) Grow(std::max(2 * capacity_, at + RecordBytes(nnz)));
+  size_ += RecordBytes(nnz);
+  unsigned char* p = data_.get() + at;
   const float head[3] = {src.labels[r], src.weights[r], src.offsets[r]};
   Put(p, &nnz, 1);
   Put(p, head, 3);
   Put(p, src.keys.data() + b, nnz);
   Put(p, src.values.data() + b, nnz);
   if (has_fields_) Put(p, src.fields.data() + b, nnz);
-  start_.push_back(data_.size());
+  start_.push_back(size_);
 }
 
 void RowStore::Gather(const uint32_t* rows, size_t n, Batch* out) const {
@@ -44,7 +59,7 @@ void RowStore::Gather(const uint32_t* rows, size_t n, Batch* out) const {
   out->weights.resize(n);
   out->offsets.resize(n);
   out->row_offsets[0] = 0;
-  const unsigned char* base = data_.data();
+  const unsigned char* base = data_.get();
   size_t at = 0;
   for (size_t i = 0; i < n; ++i) {
     if (i + kAhead < n) {

@@ -1,7 +1,5 @@
 #include "server/sparse_table.h"
 
-#include <sys/mman.h>
-
 #include <algorithm>
 #include <cmath>
 #include <new>
@@ -87,20 +85,6 @@ void SparseTable::ReserveFor(const uint64_t* keys, size_t n) {
   }
 }
 
-std::unique_ptr<uint32_t[], SparseTable::FreeSlots> SparseTable::AllocateSlots(size_t words) {
-  constexpr size_t kHuge = size_t{2} << 20;
-  const size_t bytes = words * sizeof(uint32_t);
-  void* p = nullptr;
-  if (bytes >= kHuge) {
-    p = std::aligned_alloc(kHuge, (bytes + kHuge - 1) / kHuge * kHuge);
-    if (p != nullptr) madvise(p, bytes, MADV_HUGEPAGE);  // a hint: ignored where unsupported
-  } else {
-    p = std::malloc(bytes);
-  }
-  if (p == nullptr) throw std::bad_alloc();
-  return std::unique_ptr<uint32_t[], FreeSlots>(static_cast<uint32_t*>(p));
-}
-
 void SparseTable::Rehash(size_t new_capacity) {
   auto old = std::move(slots_);
   const size_t old_capacity = capacity_;
@@ -111,7 +95,7 @@ void SparseTable::Rehash(size_t new_capacity) {
   if (!mixed_) {
     scale_ = static_cast<uint64_t>((static_cast<unsigned __int128>(capacity_) << 64) / key_span_);
   }
-  slots_ = AllocateSlots(capacity_ * stride_);
+  slots_ = MakeLargeBuffer<uint32_t>(capacity_ * stride_);
   for (size_t i = 0; i < capacity_; ++i) std::memcpy(slots_.get() + i * stride_, &kEmpty, 8);
   for (size_t j = 0; j < old_capacity; ++j) {
     const uint32_t* src = old.get() + j * stride_;

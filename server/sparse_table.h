@@ -24,6 +24,8 @@
 #include <memory>
 #include <vector>
 
+#include "core/large_buffer.h"
+
 namespace sparrow::server {
 
 class SparseTable {
@@ -102,14 +104,7 @@ class SparseTable {
   size_t capacity_ = 0;
   size_t size_ = 0;
   size_t grow_at_ = 0;
-  struct FreeSlots {
-    void operator()(uint32_t* p) const { std::free(p); }
-  };
-  // Arenas of 2 MiB and more sit on transparent huge pages where the kernel allows it
-  // (madvise): random lookups into billions of keys miss the TLB far less, and filling a
-  // new arena faults once per 2 MiB instead of once per 4 KiB.
-  static std::unique_ptr<uint32_t[], FreeSlots> AllocateSlots(size_t words);
-  std::unique_ptr<uint32_t[], FreeSlots> slots_;
+  LargeBuffer<uint32_t> slots_;  // on huge pages: see core/large_buffer.h
   bool has_max_key_ = false;
   std::vector<float> max_key_row_;
   uint64_t key_begin_;

@@ -364,6 +364,10 @@ Status Trainer::Run() {
   HoldOutValidation();
   // From here on training reads the packed rows; the reader's batches are released.
   store_ = data::RowStore(!train_.empty() && train_[0].has_fields);
+  size_t nnz = 0;
+  for (const auto& [bi, ri] : rows_)
+    nnz += train_[bi].row_offsets[ri + 1] - train_[bi].row_offsets[ri];
+  store_.Reserve(rows_.size(), nnz);
   for (const auto& [bi, ri] : rows_) store_.Append(train_[bi], ri);
   std::vector<data::Batch>().swap(train_);
   std::vector<std::pair<uint32_t, uint32_t>>().swap(rows_);

@@ -30,6 +30,7 @@ Batch RandomRows(size_t rows, bool fields, uint64_t seed) {
 void GatherMatchesAppendRow(bool fields) {
   const Batch a = RandomRows(300, fields, 1), b = RandomRows(200, fields, 2);
   RowStore store(fields);
+  store.Reserve(100, 300);  // less than needed: appending grows past it
   std::vector<std::pair<const Batch*, size_t>> where;
   for (const Batch* src : {&a, &b}) {
     for (size_t r = 0; r < src->rows(); ++r) {
