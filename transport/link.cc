@@ -25,8 +25,9 @@ constexpr size_t kStage = 64 << 10;
 constexpr uint64_t kMaxFrame = uint64_t{16} << 30;
 // How many queued frames one sendmsg takes (well under IOV_MAX).
 constexpr int kIov = 64;
-// Socket send buffer asked for: a training step's ~300 KB message goes in one call where
-// the host allows it (net.core.wmem_max); smaller buffers only mean more calls.
+// Socket send buffer asked for: a training step's ~300 KB message goes in one call. Past
+// net.core.wmem_max only a privileged process gets it (SO_SNDBUFFORCE); a smaller buffer
+// only means the rest of a message waits for the receive thread's flush.
 constexpr int kSendBuffer = 4 << 20;
 
 std::string Errno(int e) {
@@ -143,7 +144,9 @@ Result<std::unique_ptr<LinkOut>> LinkOut::Connect(const std::string& address) {
   const sockaddr_un a = AbstractAddress(address.substr(kSchemeLen), &len);
   const int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
   if (fd < 0) return Unavailable("cannot create a socket for " + address + ": " + Errno(errno));
-  (void)setsockopt(fd, SOL_SOCKET, SO_SNDBUF, &kSendBuffer, sizeof(kSendBuffer));
+  if (setsockopt(fd, SOL_SOCKET, SO_SNDBUFFORCE, &kSendBuffer, sizeof(kSendBuffer)) != 0) {
+    (void)setsockopt(fd, SOL_SOCKET, SO_SNDBUF, &kSendBuffer, sizeof(kSendBuffer));
+  }
   if (connect(fd, reinterpret_cast<const sockaddr*>(&a), len) != 0) {
     const int e = errno;
     close(fd);

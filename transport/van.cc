@@ -156,7 +156,7 @@ bool Van::ReceiveRouter() {
   return true;
 }
 
-void Van::ServeLinks(const std::vector<bool>& ready) {
+void Van::ServeLinks(const std::vector<bool>& ready, bool accept) {
   std::vector<std::vector<zmq::message_t>> got;
   for (size_t i = 0; i < inbound_.size(); ++i) {
     if (!ready[i]) continue;
@@ -174,7 +174,7 @@ void Van::ServeLinks(const std::vector<bool>& ready) {
     }
   }
   inbound_.erase(std::remove(inbound_.begin(), inbound_.end(), nullptr), inbound_.end());
-  while (listener_) {
+  while (accept && listener_) {
     std::unique_ptr<LinkIn> in = listener_->Accept();
     if (!in) break;
     inbound_.push_back(std::move(in));
@@ -200,6 +200,7 @@ void Van::ReceiveLoop() {
     items.clear();
     items.push_back({router_.handle(), 0, ZMQ_POLLIN, 0});
     items.push_back({nullptr, wake_fd_, ZMQ_POLLIN, 0});
+    const size_t listen_at = items.size();
     if (listener_) items.push_back({nullptr, listener_->fd(), ZMQ_POLLIN, 0});
     const size_t first_in = items.size();
     for (const auto& in : inbound_) items.push_back({nullptr, in->fd(), ZMQ_POLLIN, 0});
@@ -220,9 +221,11 @@ void Van::ReceiveLoop() {
       for (size_t i = 0; i < inbound_.size(); ++i) {
         ready[i] = (items[first_in + i].revents & (ZMQ_POLLIN | ZMQ_POLLERR)) != 0;
       }
-      ServeLinks(ready);
+      ServeLinks(ready, listener_ && (items[listen_at].revents & ZMQ_POLLIN));
       // A bounded batch, so a busy ROUTER cannot starve the links.
-      for (int i = 0; i < 64 && ReceiveRouter(); ++i) {
+      if (items[0].revents & ZMQ_POLLIN) {
+        for (int i = 0; i < 64 && ReceiveRouter(); ++i) {
+        }
       }
     } catch (const zmq::error_t& e) {
       if (e.num() == ETERM) break;

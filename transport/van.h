@@ -80,8 +80,9 @@ class Van {
   void ReceiveLoop();
   // Takes one message off the ROUTER without waiting; false when none is there.
   bool ReceiveRouter();
-  // Accepts links and reads every readable one (`ready`: poll results, in inbound_ order).
-  void ServeLinks(const std::vector<bool>& ready);
+  // Reads every readable link (`ready`: poll results, in inbound_ order), then accepts
+  // pending links if `accept`.
+  void ServeLinks(const std::vector<bool>& ready, bool accept);
   // Decodes frame 0 and hands the message to the handler (or rejects it).
   void Deliver(zmq::message_t& head, std::vector<zmq::message_t>&& frames);
   // Links whose queue waits for the socket to take it, to poll for POLLOUT.
