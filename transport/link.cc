@@ -44,6 +44,18 @@ sockaddr_un AbstractAddress(const std::string& name, socklen_t* len) {
   return a;
 }
 
+// A frame of `size` bytes; an error instead of an exception when memory runs out (a peer
+// may claim any size up to kMaxFrame).
+Status NewFrame(uint64_t size, zmq::message_t* frame) {
+  try {
+    zmq::message_t f(static_cast<size_t>(size));
+    *frame = std::move(f);
+  } catch (const zmq::error_t& e) {
+    return OutOfRange("cannot allocate a frame of " + std::to_string(size) + " bytes: " + e.what());
+  }
+  return Status::Ok();
+}
+
 }  // namespace
 
 bool IsLinkAddress(const std::string& address) {
@@ -80,8 +92,8 @@ Status LinkIn::Parse(std::vector<std::vector<zmq::message_t>>* out) {
       begin_ += prefix;
       have_prefix_ = true;
       frames_.clear();
-      cur_ = zmq::message_t(sizes_[0]);
       filled_ = 0;
+      SPARROW_RETURN_IF_ERROR(NewFrame(sizes_[0], &cur_));
       continue;
     }
     const size_t take = std::min(avail, cur_.size() - filled_);
@@ -89,20 +101,18 @@ Status LinkIn::Parse(std::vector<std::vector<zmq::message_t>>* out) {
     begin_ += take;
     filled_ += take;
     if (filled_ < cur_.size()) return Status::Ok();  // the staging buffer is drained
-    FinishFrame(out);
+    SPARROW_RETURN_IF_ERROR(FinishFrame(out));
   }
 }
 
-void LinkIn::FinishFrame(std::vector<std::vector<zmq::message_t>>* out) {
+Status LinkIn::FinishFrame(std::vector<std::vector<zmq::message_t>>* out) {
   frames_.push_back(std::move(cur_));
   filled_ = 0;
-  if (frames_.size() == sizes_.size()) {
-    out->push_back(std::move(frames_));
-    frames_.clear();
-    have_prefix_ = false;
-  } else {
-    cur_ = zmq::message_t(sizes_[frames_.size()]);
-  }
+  if (frames_.size() < sizes_.size()) return NewFrame(sizes_[frames_.size()], &cur_);
+  out->push_back(std::move(frames_));
+  frames_.clear();
+  have_prefix_ = false;
+  return Status::Ok();
 }
 
 Status LinkIn::Read(std::vector<std::vector<zmq::message_t>>* out) {

@@ -57,7 +57,7 @@ class LinkIn {
   // Takes what it can from the staging buffer into the message being assembled.
   Status Parse(std::vector<std::vector<zmq::message_t>>* out);
   // cur_ is complete: keeps it and starts the next frame, or emits the message.
-  void FinishFrame(std::vector<std::vector<zmq::message_t>>* out);
+  Status FinishFrame(std::vector<std::vector<zmq::message_t>>* out);
 
   int fd_;
   std::vector<char> stage_;  // bytes read, [begin_, end_) not yet parsed

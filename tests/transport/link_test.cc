@@ -151,33 +151,49 @@ TEST(LinkTest, SendingToAClosedPeerFailsWithoutSignal) {
   EXPECT_NE(st.message().find("broken"), std::string::npos) << st.message();
 }
 
-TEST(LinkTest, GarbageOnTheSocketIsAClearError) {
-  auto l = LinkListener::Listen(UniqueName("garbage"));
-  ASSERT_TRUE(l.ok());
+// Connects a raw socket to a fresh listener, writes `bytes`, and returns what the
+// accepted link's Read reports.
+Status ReadRawBytes(const std::string& bytes, std::vector<std::vector<zmq::message_t>>* got) {
+  auto l = LinkListener::Listen(UniqueName("raw"));
+  EXPECT_TRUE(l.ok());
   const int fd = socket(AF_UNIX, SOCK_STREAM, 0);
   sockaddr_un a{};
   a.sun_family = AF_UNIX;
   const std::string name = (*l)->address().substr(std::strlen("unix://@"));
   std::memcpy(a.sun_path + 1, name.data(), name.size());
-  ASSERT_EQ(connect(fd, reinterpret_cast<sockaddr*>(&a),
+  EXPECT_EQ(connect(fd, reinterpret_cast<sockaddr*>(&a),
                     static_cast<socklen_t>(offsetof(sockaddr_un, sun_path) + 1 + name.size())),
             0);
-  ASSERT_EQ(write(fd, "GET / HTTP/1.0\r\n\r\n", 18), 18);
+  EXPECT_EQ(write(fd, bytes.data(), bytes.size()), static_cast<ssize_t>(bytes.size()));
   std::unique_ptr<LinkIn> in;
   for (int i = 0; i < 1000 && !in; ++i) {
     in = (*l)->Accept();
     if (!in) std::this_thread::sleep_for(std::chrono::milliseconds(1));
   }
-  ASSERT_TRUE(in);
-  std::vector<std::vector<zmq::message_t>> got;
+  EXPECT_TRUE(in);
   Status st;
-  for (int i = 0; i < 100 && st.ok(); ++i) {
-    st = in->Read(&got);
+  for (int i = 0; in && i < 100 && st.ok(); ++i) {
+    st = in->Read(got);
     std::this_thread::sleep_for(std::chrono::milliseconds(1));
   }
+  close(fd);
+  return st;
+}
+
+TEST(LinkTest, GarbageOnTheSocketIsAClearError) {
+  std::vector<std::vector<zmq::message_t>> got;
+  Status st = ReadRawBytes("GET / HTTP/1.0\r\n\r\n", &got);
   EXPECT_NE(st.message().find("bad magic"), std::string::npos) << st.message();
   EXPECT_TRUE(got.empty());
-  close(fd);
+  // A well-formed prefix that claims an absurd frame is refused before any allocation.
+  std::string huge(8 + 8, '\0');
+  const uint32_t head[2] = {kLinkMagic, 1};
+  const uint64_t size = uint64_t{1} << 40;
+  std::memcpy(huge.data(), head, 8);
+  std::memcpy(huge.data() + 8, &size, 8);
+  st = ReadRawBytes(huge, &got);
+  EXPECT_NE(st.message().find("frame of 1099511627776 bytes"), std::string::npos) << st.message();
+  EXPECT_TRUE(got.empty());
 }
 
 TEST(LinkTest, AddressesAndConnectErrors) {
