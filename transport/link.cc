@@ -23,6 +23,8 @@ constexpr size_t kSchemeLen = sizeof(kScheme) - 1;
 constexpr size_t kStage = 64 << 10;
 // A frame larger than this is garbage: no message of the protocol comes near it.
 constexpr uint64_t kMaxFrame = uint64_t{16} << 30;
+// Messages one Read returns at most before the Van serves its other sockets.
+constexpr size_t kMaxMessagesPerRead = 64;
 // How many queued frames one sendmsg takes (well under IOV_MAX).
 constexpr int kIov = 64;
 // Socket send buffer asked for: a training step's ~300 KB message goes in one call. Past
@@ -132,6 +134,9 @@ Status LinkIn::Read(std::vector<std::vector<zmq::message_t>>* out) {
     if (n > 0) {
       (direct ? filled_ : end_) += static_cast<size_t>(n);
       SPARROW_RETURN_IF_ERROR(Parse(out));
+      // A peer that keeps writing must not keep the receive thread from its other
+      // sockets: return a batch, and poll (level-triggered) brings the loop back.
+      if (out->size() >= kMaxMessagesPerRead) return Status::Ok();
       continue;
     }
     if (n < 0 && errno == EINTR) continue;

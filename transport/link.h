@@ -48,9 +48,10 @@ class LinkIn {
 
   int fd() const { return fd_; }
 
-  // Reads what the socket holds now and appends every message it completes to *out (each
-  // as its frames, header first). Returns OK while the link is open; once the peer has
-  // closed it (or sent garbage) returns why, naming any message cut off half-way.
+  // Reads what the socket holds now (stopping once 64 messages are complete, so that one
+  // busy peer cannot starve the others) and appends every message it completes to *out (each as its
+  // frames, header first). Returns OK while the link is open; once the peer has closed it
+  // (or sent garbage) returns why, naming any message cut off half-way.
   Status Read(std::vector<std::vector<zmq::message_t>>* out);
 
  private:

@@ -99,6 +99,25 @@ TEST(LinkTest, MessagesOfEveryShapeArriveWholeAndInOrder) {
   EXPECT_FALSE(p.out->pending());
 }
 
+TEST(LinkTest, OneReadReturnsABatchSoABusyPeerCannotStarveOthers) {
+  Pair p("batch");
+  for (int i = 0; i < 200; ++i) {  // 800 KB: many socket reads' worth
+    std::vector<zmq::message_t> frames;
+    ASSERT_TRUE(p.out->Send(Bytes(4096, static_cast<uint8_t>(i)), &frames).ok());
+  }
+  std::vector<std::vector<zmq::message_t>> got;
+  pollfd fd{p.in->fd(), POLLIN, 0};
+  ASSERT_EQ(poll(&fd, 1, 5000), 1);
+  ASSERT_TRUE(p.in->Read(&got).ok());
+  // With a 4 MiB socket buffer all 200 are there (with a small one, fewer): either way the
+  // read stops after 64 (plus what its last chunk completed), not after all of them.
+  EXPECT_GE(got.size(), 1u);
+  EXPECT_LT(got.size(), 100u);
+  ASSERT_TRUE(p.ReadUntil(200, &got).ok());
+  ASSERT_EQ(got.size(), 200u);
+  for (int i = 0; i < 200; ++i) EXPECT_TRUE(SameBytes(got[i][0], 4096, static_cast<uint8_t>(i)));
+}
+
 TEST(LinkTest, SendingNeverBlocksOnAFullSocket) {
   Pair p("full");
   // 64 MB while nobody reads: every call returns at once, the rest waits in the queue.
