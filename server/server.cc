@@ -224,8 +224,7 @@ void Server::ServePull(Message&& msg) {
     // The reply buffer is freed by ZeroMQ once sent; malloc reuses it for the next reply.
     std::shared_ptr<float[]> values(new float[n * w]);
     if (n > 0) table->Pull(msg.keys(i).data(), n, values.get());
-    // Echo the keys frame without a copy.
-    r.AddSlice(h.slices(i).table(), w, n, std::move(msg.frames[msg.KeysFrame(i)]),
+    r.AddSlice(h.slices(i).table(), w, n, zmq::message_t(),
                transport::ZeroCopyFrame(values, values.get(), n * w * sizeof(float)));
   }
   Send(h.sender(), r);

@@ -30,6 +30,14 @@ bool SliceHasValues(const wire::Header& h, size_t i) {
   }
 }
 
+bool SliceHasKeys(const wire::Header& h, size_t /*i*/) {
+  return h.command() != wire::PULL_REPLY;
+}
+
+size_t Message::ValuesFrame(size_t i) const {
+  return header.command() == wire::PULL_REPLY ? i : KeysFrame(i) + 1;
+}
+
 size_t Message::KeysFrame(size_t i) const {
   switch (header.command()) {
     case wire::PULL:
@@ -44,12 +52,13 @@ size_t Message::KeysFrame(size_t i) const {
 }
 
 std::span<const uint64_t> Message::keys(size_t i) const {
+  if (!SliceHasKeys(header, i)) return {};
   const auto& f = frames[KeysFrame(i)];
   return {static_cast<const uint64_t*>(f.data()), f.size() / sizeof(uint64_t)};
 }
 
 std::span<const float> Message::values(size_t i) const {
-  const auto& f = frames[KeysFrame(i) + 1];
+  const auto& f = frames[ValuesFrame(i)];
   return {static_cast<const float*>(f.data()), f.size() / sizeof(float)};
 }
 
@@ -59,8 +68,9 @@ void Message::AddSlice(uint32_t table, uint32_t width, uint64_t num_keys, zmq::m
   s->set_table(table);
   s->set_value_width(width);
   s->set_num_keys(num_keys);
-  frames.push_back(std::move(keys));
-  if (SliceHasValues(header, header.slices_size() - 1)) frames.push_back(std::move(values));
+  const size_t i = static_cast<size_t>(header.slices_size() - 1);
+  if (SliceHasKeys(header, i)) frames.push_back(std::move(keys));
+  if (SliceHasValues(header, i)) frames.push_back(std::move(values));
 }
 
 void Message::AlignFrames() {
@@ -84,18 +94,11 @@ zmq::message_t CopyFrame(const void* data, size_t size) {
 
 namespace {
 
-// One slice's frames (values null for a PULL); `what` names the slice in errors.
-Status ValidateSlice(const wire::Slice& sl, const zmq::message_t& kf, const zmq::message_t* vf,
+// One slice's frames (values null for a PULL, keys null for a PULL_REPLY); `what` names
+// the slice in errors.
+Status ValidateSlice(const wire::Slice& sl, const zmq::message_t* kfp, const zmq::message_t* vf,
                      uint64_t key_begin, uint64_t key_end, const std::string& what) {
   const uint64_t n = sl.num_keys();
-  if (kf.size() != n * sizeof(uint64_t)) {
-    return InvalidArgument(what + "keys frame has " + std::to_string(kf.size()) +
-                           " bytes; header says " + std::to_string(n) + " keys (" +
-                           std::to_string(n * sizeof(uint64_t)) + " bytes)");
-  }
-  if (n > 0 && !Aligned(kf.data(), alignof(uint64_t))) {
-    return InvalidArgument(what + "keys frame is not 8-byte aligned");
-  }
   if (vf != nullptr) {
     if (sl.value_width() == 0) return InvalidArgument(what + "value_width is 0");
     const uint64_t want = n * sl.value_width() * sizeof(float);
@@ -107,6 +110,16 @@ Status ValidateSlice(const wire::Slice& sl, const zmq::message_t& kf, const zmq:
     if (n > 0 && !Aligned(vf->data(), alignof(float))) {
       return InvalidArgument(what + "values frame is not 4-byte aligned");
     }
+  }
+  if (kfp == nullptr) return Status::Ok();
+  const zmq::message_t& kf = *kfp;
+  if (kf.size() != n * sizeof(uint64_t)) {
+    return InvalidArgument(what + "keys frame has " + std::to_string(kf.size()) +
+                           " bytes; header says " + std::to_string(n) + " keys (" +
+                           std::to_string(n * sizeof(uint64_t)) + " bytes)");
+  }
+  if (n > 0 && !Aligned(kf.data(), alignof(uint64_t))) {
+    return InvalidArgument(what + "keys frame is not 8-byte aligned");
   }
   if (n == 0) return Status::Ok();
   const uint64_t* k = static_cast<const uint64_t*>(kf.data());
@@ -138,7 +151,8 @@ Status ValidateDataFrames(const Message& msg, uint64_t key_begin, uint64_t key_e
                            " pushed slices of " + std::to_string(slices));
   }
   size_t want = 0;
-  for (int i = 0; i < slices; ++i) want += SliceHasValues(h, i) ? 2 : 1;
+  for (int i = 0; i < slices; ++i)
+    want += (SliceHasKeys(h, i) ? 1 : 0) + (SliceHasValues(h, i) ? 1 : 0);
   if (msg.frames.size() != want) {
     return InvalidArgument(std::string(CommandName(h.command())) + " with " +
                            std::to_string(slices) + " slice(s) needs " + std::to_string(want) +
@@ -146,10 +160,10 @@ Status ValidateDataFrames(const Message& msg, uint64_t key_begin, uint64_t key_e
   }
   for (int i = 0; i < slices; ++i) {
     const std::string what = slices == 1 ? "" : "slice " + std::to_string(i) + ": ";
-    const size_t f = msg.KeysFrame(i);
-    SPARROW_RETURN_IF_ERROR(ValidateSlice(h.slices(i), msg.frames[f],
-                                          SliceHasValues(h, i) ? &msg.frames[f + 1] : nullptr,
-                                          key_begin, key_end, what));
+    SPARROW_RETURN_IF_ERROR(
+        ValidateSlice(h.slices(i), SliceHasKeys(h, i) ? &msg.frames[msg.KeysFrame(i)] : nullptr,
+                      SliceHasValues(h, i) ? &msg.frames[msg.ValuesFrame(i)] : nullptr, key_begin,
+                      key_end, what));
   }
   return Status::Ok();
 }

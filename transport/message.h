@@ -21,15 +21,17 @@
 namespace sparrow::transport {
 
 // Peers must speak exactly this version; bump it on any incompatible change of the header
-// or of the frame layout.
-inline constexpr uint32_t kWireVersion = 2;
+// or of the frame layout. (3: PULL_REPLY no longer echoes keys.)
+inline constexpr uint32_t kWireVersion = 3;
 
 // A data message carries at most this many slices (tables): enough for any model, small
 // enough that a hostile header cannot make a server loop.
 inline constexpr int kMaxSlices = 16;
 
-// Whether slice i of a message with header h carries a values frame (see wire.proto).
+// Whether slice i of a message with header h carries a values frame, and a keys frame
+// (see wire.proto).
 bool SliceHasValues(const wire::Header& h, size_t i);
+bool SliceHasKeys(const wire::Header& h, size_t i);
 
 struct Message {
   wire::Header header;
@@ -37,14 +39,17 @@ struct Message {
 
   // Views of slice i's data frames. Require ValidateDataFrames() to have succeeded (for
   // received messages) or the frames to have been built by this process, and
-  // i < header.slices_size(). Valid while *this lives.
+  // i < header.slices_size(). Valid while *this lives. A PULL_REPLY has no keys (empty).
   std::span<const uint64_t> keys(size_t i) const;
   std::span<const float> values(size_t i) const;
-  // Index into `frames` of slice i's keys frame (its values frame, if any, follows).
+  // Index into `frames` of slice i's keys frame (its values frame, if any, follows);
+  // not for a PULL_REPLY.
   size_t KeysFrame(size_t i) const;
-  // Appends slice (table, width) with its frames; `values` is ignored for a slice that
-  // carries none (set the command, and a PUSH_PULL's num_push_slices, first). The frames
-  // are taken as they are (ZeroCopyFrame or CopyFrame).
+  // Index into `frames` of slice i's values frame; the slice must carry one.
+  size_t ValuesFrame(size_t i) const;
+  // Appends slice (table, width) with its frames; `keys` is ignored for a PULL_REPLY and
+  // `values` for a slice that carries none (set the command, and a PUSH_PULL's
+  // num_push_slices, first). The frames are taken as they are (ZeroCopyFrame or CopyFrame).
   void AddSlice(uint32_t table, uint32_t width, uint64_t num_keys, zmq::message_t keys,
                 zmq::message_t values = zmq::message_t());
 
@@ -62,11 +67,10 @@ zmq::message_t ZeroCopyFrame(std::shared_ptr<const void> owner, const void* data
 zmq::message_t CopyFrame(const void* data, size_t size);
 
 // Checks the data frames of a PUSH, PULL, PUSH_PULL or PULL_REPLY against the header: 1 to
-// kMaxSlices
-// slices, frame count, and for every slice: keys frame length == num_keys * 8, values
-// frame length == num_keys * value_width * 4, keys strictly ascending and within
-// [key_begin, key_end]. On failure returns InvalidArgument with the reason (naming the
-// slice when there are several); the message is left untouched.
+// kMaxSlices slices, frame count, and for every slice: keys frame length == num_keys * 8,
+// values frame length == num_keys * value_width * 4, keys strictly ascending and within
+// [key_begin, key_end] (a PULL_REPLY has values frames only). On failure returns InvalidArgument
+// with the reason (naming the slice when there are several); the message is left untouched.
 Status ValidateDataFrames(const Message& msg, uint64_t key_begin, uint64_t key_end);
 
 // Serialises the header as frame 0. Fills in the version.

@@ -77,6 +77,27 @@ TEST(MessageTest, ValidatesDataFrames) {
   expect(none, 0, ~0ull, "must carry 1 to 16 slices, got 0");
 }
 
+TEST(MessageTest, PullReplyCarriesValuesOnly) {
+  Message m;
+  m.header.set_command(wire::PULL_REPLY);
+  const std::vector<uint64_t> keys{4, 9};
+  const std::vector<float> a{1, 2}, b{3, 4, 5, 6};
+  m.AddSlice(1, 1, 2, CopyFrame(keys.data(), 16), CopyFrame(a.data(), 8));  // keys ignored
+  m.AddSlice(2, 2, 2, zmq::message_t(), CopyFrame(b.data(), 16));
+  m.AlignFrames();
+  ASSERT_EQ(m.frames.size(), 2u);
+  EXPECT_TRUE(ValidateDataFrames(m, 0, 5).ok());  // no keys, so no range to break
+  EXPECT_TRUE(m.keys(0).empty());
+  EXPECT_EQ(std::vector<float>(m.values(1).begin(), m.values(1).end()), b);
+  m.frames.pop_back();
+  Status st = ValidateDataFrames(m, 0, ~0ull);
+  EXPECT_NE(st.message().find("needs 2 data frame(s), got 1"), std::string::npos) << st.message();
+  m.frames.push_back(CopyFrame(a.data(), 8));  // 2 floats where 2 keys x width 2 are due
+  st = ValidateDataFrames(m, 0, ~0ull);
+  EXPECT_NE(st.message().find("values frame has 8 bytes; expected 16"), std::string::npos)
+      << st.message();
+}
+
 TEST(MessageTest, SlicesCarryTheirOwnFrames) {
   // A PUSH of three tables, the middle one empty: each slice reads its own frames.
   Message m;
