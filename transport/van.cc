@@ -123,6 +123,7 @@ Status Van::Send(int peer, Message& msg) {
 }
 
 void Van::Wake() {
+  recheck_links_.store(true);
   const uint64_t one = 1;
   if (wake_fd_ >= 0) (void)!write(wake_fd_, &one, sizeof(one));
 }
@@ -195,8 +196,11 @@ void Van::ReceiveLoop() {
   // (readable) and every link with queued bytes (writable). The timeout lets the loop
   // notice Stop() soon.
   std::vector<zmq::pollitem_t> items;
+  std::vector<std::shared_ptr<Peer>> writers;
   while (!stop_.load(std::memory_order_acquire)) {
-    const std::vector<std::shared_ptr<Peer>> writers = PendingLinks();
+    // Links gain queued bytes only in a Send that then Wake()s us: rescan the peers after a
+    // wake-up, or while some link still has bytes queued; otherwise not once per message.
+    if (recheck_links_.exchange(false) || !writers.empty()) writers = PendingLinks();
     items.clear();
     items.push_back({router_.handle(), 0, ZMQ_POLLIN, 0});
     items.push_back({nullptr, wake_fd_, ZMQ_POLLIN, 0});

@@ -96,7 +96,8 @@ class Van {
   RejectHandler reject_;
   std::thread receiver_;
   std::atomic<bool> stop_{false};
-  int wake_fd_ = -1;  // eventfd: a send left bytes queued on a link
+  int wake_fd_ = -1;                        // eventfd: a send left bytes queued on a link
+  std::atomic<bool> recheck_links_{false};  // set by Wake(): scan for links with queued bytes
   std::unique_ptr<LinkListener> listener_;
   std::vector<std::unique_ptr<LinkIn>> inbound_;  // receive thread only
 
