@@ -293,6 +293,18 @@ void Trainer::HoldOutValidation() {
   train_rows_ = rows_.size();
 }
 
+void Trainer::PackRows() {
+  store_ = data::RowStore(!train_.empty() && train_[0].has_fields);
+  size_t nnz = 0;
+  for (const auto& [bi, ri] : rows_) {
+    nnz += train_[bi].row_offsets[ri + 1] - train_[bi].row_offsets[ri];
+  }
+  store_.Reserve(rows_.size(), nnz);
+  for (const auto& [bi, ri] : rows_) store_.Append(train_[bi], ri);
+  std::vector<data::Batch>().swap(train_);
+  std::vector<std::pair<uint32_t, uint32_t>>().swap(rows_);
+}
+
 Status Trainer::ValidationLoss(int epoch, double* loss) {
   std::vector<models::Scored> rows;
   SPARROW_RETURN_IF_ERROR(ScoreBatches(valid_, &rows));
@@ -362,15 +374,7 @@ Status Trainer::Run() {
     for (uint32_t r = 0; r < train_[bi].rows(); ++r) rows_.emplace_back(bi, r);
   }
   HoldOutValidation();
-  // From here on training reads the packed rows; the reader's batches are released.
-  store_ = data::RowStore(!train_.empty() && train_[0].has_fields);
-  size_t nnz = 0;
-  for (const auto& [bi, ri] : rows_)
-    nnz += train_[bi].row_offsets[ri + 1] - train_[bi].row_offsets[ri];
-  store_.Reserve(rows_.size(), nnz);
-  for (const auto& [bi, ri] : rows_) store_.Append(train_[bi], ri);
-  std::vector<data::Batch>().swap(train_);
-  std::vector<std::pair<uint32_t, uint32_t>>().swap(rows_);
+  PackRows();
   const size_t bs = cfg_.train().batch_size();
   SPARROW_RETURN_IF_ERROR(AgreeOnSteps((train_rows_ + bs - 1) / bs, &steps_per_epoch_));
   LOG(INFO) << "worker " << node_->rank() << ": " << train_rows_ << " training rows, " << test_rows_

@@ -73,6 +73,9 @@ class Trainer {
   Status ScoreBatches(const std::vector<data::Batch>& batches, std::vector<models::Scored>* out);
   // Holds out validation_fraction of the training rows into valid_.
   void HoldOutValidation();
+  // Packs the training rows left in rows_ into store_ (allocated once) and releases the
+  // reader's batches: from here on training reads store_.
+  void PackRows();
   // Mean validation loss over every worker (summed through the servers' meta table).
   Status ValidationLoss(int epoch, double* loss);
 
