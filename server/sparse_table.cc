@@ -26,18 +26,6 @@ size_t SparseTable::bytes() const {
          max_key_row_.capacity() * sizeof(float);
 }
 
-const float* SparseTable::Find(uint64_t key) const {
-  if (key == kEmpty) return has_max_key_ ? max_key_row_.data() : nullptr;
-  size_t i = Home(key);
-  for (;;) {
-    const uint32_t* s = slots_.get() + i * stride_;
-    const uint64_t k = KeyAt(s);
-    if (k == key) return reinterpret_cast<const float*>(s + 2);
-    if (k == kEmpty) return nullptr;
-    if (++i == capacity_) i = 0;
-  }
-}
-
 float* SparseTable::FindOrInsert(uint64_t key, bool* inserted) {
   if (key == kEmpty) {
     *inserted = !has_max_key_;

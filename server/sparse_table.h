@@ -36,8 +36,20 @@ class SparseTable {
   explicit SparseTable(uint32_t row_floats, size_t expected_keys = 0, uint64_t key_begin = 0,
                        uint64_t key_end = ~0ull);
 
-  // The row of `key`, or nullptr. Valid until the next insertion.
-  const float* Find(uint64_t key) const;
+  // The row of `key`, or nullptr. Valid until the next insertion. Inline: the store's
+  // batched loops call it once per key.
+  const float* Find(uint64_t key) const {
+    if (key == kEmpty) return has_max_key_ ? max_key_row_.data() : nullptr;
+    size_t i = Home(key);
+    for (;;) {
+      const uint32_t* s = slots_.get() + i * stride_;
+      const uint64_t k = KeyAt(s);
+      if (k == key) return reinterpret_cast<const float*>(s + 2);
+      if (k == kEmpty) return nullptr;
+      if (++i == capacity_) i = 0;
+    }
+  }
+  float* FindMutable(uint64_t key) { return const_cast<float*>(Find(key)); }
   // The row of `key`; a new row is left uninitialised and *inserted set to true.
   // Valid until the next insertion.
   float* FindOrInsert(uint64_t key, bool* inserted);

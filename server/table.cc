@@ -105,25 +105,29 @@ void Table::Push(const uint64_t* keys, const float* grads, size_t n) {
     const uint64_t* k = keys + first;
     const float* g = grads + first * w;
     // Grow at most once per request, sized for all its new keys (SparseTable::ReserveFor);
-    // checked only when an insertion would grow, so steady-state pushes pay nothing.
+    // checked at the request's first new key, and only when inserting it would grow, so
+    // pushes of stored keys pay nothing even when the table sits at its growth threshold.
     bool reserved = false;
     std::visit(
         [&](const auto& rule) {
           for (size_t i = 0; i < count; ++i) {
-            if (!reserved && rows.Full()) {
-              rows.ReserveFor(k + i, count - i);
-              reserved = true;
-            }
             if (i + kPrefetchDistance < count) rows.Prefetch(k[i + kPrefetchDistance]);
-            if (counts != nullptr && rows.Find(k[i]) == nullptr) {
-              bool fresh;
-              float* c = counts->FindOrInsert(k[i], &fresh);
-              c[0] = fresh ? 1.0f : c[0] + 1.0f;
-              if (c[0] < min_count) continue;  // not admitted yet: the gradient is dropped
+            float* row = rows.FindMutable(k[i]);
+            if (row == nullptr) {
+              if (counts != nullptr) {
+                bool fresh;
+                float* c = counts->FindOrInsert(k[i], &fresh);
+                c[0] = fresh ? 1.0f : c[0] + 1.0f;
+                if (c[0] < min_count) continue;  // not admitted yet: the gradient is dropped
+              }
+              if (!reserved && rows.Full()) {
+                rows.ReserveFor(k + i, count - i);
+                reserved = true;
+              }
+              bool inserted;
+              row = rows.FindOrInsert(k[i], &inserted);
+              rule.Init(k[i], row);
             }
-            bool inserted;
-            float* row = rows.FindOrInsert(k[i], &inserted);
-            if (inserted) rule.Init(k[i], row);
             rule.Update(row, g + i * w);
           }
         },
