@@ -1,6 +1,7 @@
 #include "transport/van.h"
 
 #include <glog/logging.h>
+#include <poll.h>
 #include <sys/eventfd.h>
 #include <unistd.h>
 
@@ -17,11 +18,13 @@ Van::Van() : context_(1), router_(context_, zmq::socket_type::router) {
   router_.set(zmq::sockopt::linger, 0);
   router_.set(zmq::sockopt::rcvhwm, 0);  // never drop: flow control is the protocol's job
   wake_fd_ = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
+  pump_wake_fd_ = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
 }
 
 Van::~Van() {
   Stop();
   if (wake_fd_ >= 0) close(wake_fd_);
+  if (pump_wake_fd_ >= 0) close(pump_wake_fd_);
 }
 
 Result<std::string> Van::Bind(const std::string& address) {
@@ -178,7 +181,59 @@ void Van::ServeLinks(const std::vector<bool>& ready, bool accept) {
   while (accept && listener_) {
     std::unique_ptr<LinkIn> in = listener_->Accept();
     if (!in) break;
-    inbound_.push_back(std::move(in));
+    if (!pump_links_) {
+      inbound_.push_back(std::move(in));
+      continue;
+    }
+    {
+      std::lock_guard<std::mutex> lock(accepted_mu_);
+      accepted_.push_back(std::move(in));
+    }
+    const uint64_t one = 1;  // a pump waiting in poll() adopts it at once
+    (void)!write(pump_wake_fd_, &one, sizeof(one));
+  }
+}
+
+void Van::Pump(int timeout_ms) {
+  if (!pump_links_) return;
+  std::lock_guard<std::mutex> lock(pump_mu_);
+  if (stop_.load(std::memory_order_acquire)) return;
+  std::vector<pollfd> fds;
+  for (int round = 0; round < 2; ++round) {
+    {
+      std::lock_guard<std::mutex> accepted(accepted_mu_);
+      for (auto& in : accepted_) pumped_.push_back(std::move(in));
+      accepted_.clear();
+    }
+    fds.clear();
+    fds.push_back({pump_wake_fd_, POLLIN, 0});
+    for (const auto& in : pumped_) fds.push_back({in->fd(), POLLIN, 0});
+    if (poll(fds.data(), fds.size(), timeout_ms) <= 0) return;
+    if (fds[0].revents & POLLIN) {
+      uint64_t n;
+      (void)!read(pump_wake_fd_, &n, sizeof(n));
+    }
+    bool delivered = false;
+    std::vector<std::vector<zmq::message_t>> got;
+    for (size_t i = 1; i < fds.size(); ++i) {
+      if (!(fds[i].revents & (POLLIN | POLLERR | POLLHUP))) continue;
+      std::unique_ptr<LinkIn>& in = pumped_[i - 1];
+      Status st = in->Read(&got);
+      for (auto& frames : got) {
+        zmq::message_t head = std::move(frames.front());
+        frames.erase(frames.begin());
+        Deliver(head, std::move(frames));
+        delivered = true;
+      }
+      got.clear();
+      if (!st.ok()) {
+        LOG(WARNING) << "dropping an incoming link: " << st.message();
+        in.reset();
+      }
+    }
+    pumped_.erase(std::remove(pumped_.begin(), pumped_.end(), nullptr), pumped_.end());
+    // Woken only to adopt a new link: poll again, now on it too.
+    if (delivered || !(fds[0].revents & POLLIN)) return;
   }
 }
 
@@ -241,6 +296,12 @@ void Van::ReceiveLoop() {
 void Van::Stop(int linger_ms) {
   if (stop_.exchange(true)) return;
   if (receiver_.joinable()) receiver_.join();
+  {
+    std::lock_guard<std::mutex> lock(pump_mu_);  // waits out a Pump() under way
+    pumped_.clear();
+    std::lock_guard<std::mutex> accepted(accepted_mu_);
+    accepted_.clear();
+  }
   std::lock_guard<std::mutex> lock(peers_mu_);
   for (auto& [id, p] : peers_) {
     std::lock_guard<std::mutex> plock(p->mu);

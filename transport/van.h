@@ -7,9 +7,17 @@
 // thread reads accepted links beside the ROUTER. Control and data share the transport;
 // per peer, messages arrive in the order they were sent.
 //
+// Caller-pumped links (PumpLinksFromCallers, for workers). By default the receive thread
+// reads accepted links too, so every reply wakes it, and it then wakes the thread waiting
+// for the reply: two thread wake-ups a request, each a cross-core interrupt. A worker's
+// links carry only replies to its own requests, which some thread waits for; in this mode
+// that thread reads them itself (Pump). A reply that arrives while the requester computes
+// wakes nobody, and one it waits for wakes it directly.
+//
 // Thread safety: Send() and Connect() may be called from any thread (one mutex per peer,
-// so sends to different peers do not contend). The handler runs on the receive thread
-// only, one message at a time.
+// so sends to different peers do not contend). The handler runs on the receive thread,
+// one message at a time; in the caller-pumped mode, messages from links run it on the
+// pumping thread instead (one pump at a time), concurrently with the receive thread's.
 #pragma once
 
 #include <atomic>
@@ -50,6 +58,15 @@ class Van {
 
   // Starts the receive thread. Requires a successful Bind().
   void Start(Handler handler, RejectHandler reject = nullptr);
+
+  // Links accepted from now on are read by Pump() instead of the receive thread. Call
+  // before Start(). The handler must then be safe to run on two threads at once.
+  void PumpLinksFromCallers() { pump_links_ = true; }
+  bool pumps_links() const { return pump_links_; }
+  // Reads every message waiting on the pumped links and hands each to the handler on this
+  // thread; when none is waiting, first waits up to `timeout_ms` for one. Any thread; one
+  // at a time (others block until it returns). No-op unless PumpLinksFromCallers().
+  void Pump(int timeout_ms);
 
   // Connects a DEALER to `address` under the name `peer` (a node id), or a link when the
   // address is "unix://@NAME" (which must be listening: fails otherwise). Reconnecting an
@@ -100,6 +117,13 @@ class Van {
   std::atomic<bool> recheck_links_{false};  // set by Wake(): scan for links with queued bytes
   std::unique_ptr<LinkListener> listener_;
   std::vector<std::unique_ptr<LinkIn>> inbound_;  // receive thread only
+
+  bool pump_links_ = false;
+  std::mutex pump_mu_;                           // held by the thread in Pump()
+  std::vector<std::unique_ptr<LinkIn>> pumped_;  // guarded by pump_mu_
+  std::mutex accepted_mu_;
+  std::vector<std::unique_ptr<LinkIn>> accepted_;  // for Pump() to adopt; accepted_mu_
+  int pump_wake_fd_ = -1;                          // eventfd: a link was accepted
 
   mutable std::mutex peers_mu_;  // guards the map, not the sockets
   std::map<int, std::shared_ptr<Peer>> peers_;

@@ -26,6 +26,7 @@ KVClient::~KVClient() {
 }
 
 void KVClient::Attach() {
+  if (options_.pump_links) node_->van().PumpLinksFromCallers();
   node_->SetDeadHandler(
       [this](const std::vector<int>& dead, const std::string& why) { OnDead(dead, why); });
 }
@@ -186,7 +187,21 @@ Status KVClient::Wait(Ticket t) {
   std::unique_lock<std::mutex> lock(mu_);
   auto it = groups_.find(t);
   if (it == groups_.end()) return InvalidArgument("unknown or already waited ticket");
-  cv_.wait(lock, [&] { return it->second.done; });
+  transport::Van& van = node_->van();
+  while (!it->second.done) {
+    if (!van.pumps_links() || pumping_) {
+      cv_.wait(lock);
+      continue;
+    }
+    // This thread reads the replies (see Van::Pump), in slices short enough to notice a
+    // request failed by the timeout thread or a dead server soon.
+    pumping_ = true;
+    lock.unlock();
+    van.Pump(/*timeout_ms=*/20);
+    lock.lock();
+    pumping_ = false;
+    cv_.notify_all();  // another waiter may have to take over the pumping
+  }
   Status st = it->second.status;
   groups_.erase(it);
   return st;

@@ -16,7 +16,9 @@
 // far ahead of the slowest worker.
 //
 // Thread safety: every method may be called from any thread. Callbacks run on the node's
-// receive thread (or on the timeout thread when failing): keep them short.
+// receive thread, or on a thread in Wait() when the node pumps its links (see Van::Pump:
+// then a request's reply is read only while some thread waits, so a request with a
+// callback must still be waited), or on the timeout thread when failing: keep them short.
 #pragma once
 
 #include <atomic>
@@ -57,11 +59,15 @@ struct PushSlice {
 
 struct KVClientOptions {
   int request_timeout_ms = 60000;  // a server silent this long fails the request
+  // Replies on links are read by the thread that waits for them (transport::Van::Pump),
+  // not by the node's receive thread.
+  bool pump_links = true;
 };
 
 class KVClient {
  public:
-  // `node` must outlive the client; call Attach() before node->Start().
+  // `node` must outlive the client, and have no other handler of link messages; call
+  // Attach() before node->Start().
   KVClient(cluster::Node* node, KVClientOptions options = {});
   ~KVClient();
   void Attach();
@@ -162,6 +168,7 @@ class KVClient {
   uint64_t next_request_ = 1;
   std::map<Ticket, Group> groups_;
   std::map<uint64_t, Part> parts_;  // by request id
+  bool pumping_ = false;            // a thread in Wait() is reading replies (Van::Pump)
 
   std::thread timeout_thread_;
   std::mutex stop_mu_;

@@ -159,6 +159,41 @@ LagReport RunClockedSteps(int max_delay, int steps, bool clock_on_push = false) 
   return report;
 }
 
+// A worker's replies on links are read by whichever of its threads waits (Van::Pump): with
+// several threads waiting at once, one reads for all and hands over when its own request
+// is done, so every thread's requests complete with the right values.
+TEST(ClusterTest, ThreadsWaitingAtOnceShareTheReadingOfReplies) {
+  cluster::LocalCluster lc(ClusterOptions(/*servers=*/1, /*external_workers=*/1));
+  ASSERT_TRUE(lc.Start().ok());
+  TestWorker w(lc.scheduler_endpoint());
+  ASSERT_TRUE(w.node.van().pumps_links());
+  ASSERT_TRUE(w.Start().ok());
+  ASSERT_EQ(w.node.van().PeerAddress(w.node.table().servers.at(0).id()).rfind("unix://", 0), 0u);
+  ASSERT_TRUE(w.kv.CreateTable(SgdTable(1, 1)).ok());
+  constexpr int kThreads = 4, kRounds = 200;
+  std::atomic<int> failures{0};
+  auto run = [&](int t) {
+    // Each thread its own keys: SGD with lr 1 leaves w = -(sum of its gradients).
+    auto keys = std::make_shared<std::vector<uint64_t>>();
+    for (uint64_t k = 0; k < 64; ++k) keys->push_back((k * kThreads + t) << 40);
+    std::vector<float> out(keys->size());
+    for (int r = 1; r <= kRounds; ++r) {
+      auto g = std::make_shared<std::vector<float>>(keys->size(), -1.0f);
+      if (!w.kv.Wait(w.kv.Push(1, keys, g, 1)).ok()) ++failures;
+      if (!w.kv.Wait(w.kv.Pull(1, keys, 1, out.data())).ok()) ++failures;
+      for (float v : out) {
+        if (v != static_cast<float>(r)) ++failures;
+      }
+    }
+  };
+  std::vector<std::thread> threads;
+  for (int t = 0; t < kThreads; ++t) threads.emplace_back(run, t);
+  for (auto& th : threads) th.join();
+  EXPECT_EQ(failures.load(), 0);
+  EXPECT_TRUE(w.Finish().ok());
+  EXPECT_TRUE(lc.Wait().status.ok());
+}
+
 TEST(ClusterTest, BspPullSeesEveryWorkersPreviousMinibatch) {
   LagReport r = RunClockedSteps(/*max_delay=*/0, 15);
   EXPECT_EQ(r.violations, 0);

@@ -7,6 +7,7 @@
 #include <chrono>
 #include <condition_variable>
 #include <mutex>
+#include <thread>
 
 namespace sparrow::transport {
 namespace {
@@ -78,6 +79,67 @@ TEST(VanTest, DeliversOverTcp) {
 
 TEST(VanTest, DeliversOverALink) {
   RoundTrip(/*local=*/true);
+}
+
+TEST(VanTest, PumpedLinksAreReadByTheCallerAndTcpByTheReceiveThread) {
+  Van receiver, over_link, over_tcp;
+  auto tcp = receiver.Bind("127.0.0.1:0");
+  ASSERT_TRUE(tcp.ok()) << tcp.status().message();
+  auto local = receiver.BindLocal("sparrow-van-pump-" + std::to_string(getpid()));
+  ASSERT_TRUE(local.ok()) << local.status().message();
+  receiver.PumpLinksFromCallers();
+  std::mutex mu;
+  std::vector<std::pair<uint64_t, std::thread::id>> seen;  // request id, delivering thread
+  receiver.Start([&](Message&& m) {
+    std::lock_guard<std::mutex> lock(mu);
+    seen.emplace_back(m.header.request_id(), std::this_thread::get_id());
+  });
+  auto delivered = [&] {
+    std::lock_guard<std::mutex> lock(mu);
+    return seen.size();
+  };
+  ASSERT_TRUE(over_link.Connect(0, *local).ok());
+  ASSERT_TRUE(over_tcp.Connect(0, *tcp).ok());
+
+  // Over TCP the receive thread delivers, as without pumping.
+  Message m = PushOf({1}, {1.0f});
+  m.header.set_request_id(1);
+  ASSERT_TRUE(over_tcp.Send(0, m).ok());
+  for (int i = 0; i < 1000 && delivered() < 1; ++i) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(5));
+  }
+  ASSERT_EQ(delivered(), 1u);
+  EXPECT_NE(seen[0].second, std::this_thread::get_id());
+
+  // Over the link nothing arrives until this thread pumps; then it runs the handler.
+  for (uint64_t id : {2, 3}) {
+    Message l = PushOf({id}, {1.0f});
+    l.header.set_request_id(id);
+    ASSERT_TRUE(over_link.Send(0, l).ok());
+  }
+  std::this_thread::sleep_for(std::chrono::milliseconds(50));
+  EXPECT_EQ(delivered(), 1u);
+  for (int i = 0; i < 100 && delivered() < 3; ++i) receiver.Pump(/*timeout_ms=*/100);
+  ASSERT_EQ(delivered(), 3u);
+  EXPECT_EQ(seen[1].first, 2u);
+  EXPECT_EQ(seen[2].first, 3u);
+  EXPECT_EQ(seen[1].second, std::this_thread::get_id());
+  EXPECT_EQ(seen[2].second, std::this_thread::get_id());
+
+  // A pump with nothing to read returns after its timeout.
+  const auto t0 = std::chrono::steady_clock::now();
+  receiver.Pump(/*timeout_ms=*/30);
+  EXPECT_GE(std::chrono::steady_clock::now() - t0, std::chrono::milliseconds(25));
+  EXPECT_EQ(delivered(), 3u);
+
+  // A sender that goes away closes its link; pumping drops it and goes on.
+  over_link.Stop();
+  receiver.Pump(/*timeout_ms=*/100);
+  receiver.Pump(/*timeout_ms=*/10);
+  EXPECT_EQ(delivered(), 3u);
+  over_tcp.Stop();
+  receiver.Stop();
+  receiver.Pump(/*timeout_ms=*/10);  // after Stop: returns at once
 }
 
 TEST(VanTest, ALocalNameInUseIsAClearError) {
