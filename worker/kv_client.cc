@@ -38,12 +38,11 @@ std::string KVClient::ServerName(int id) const {
          n->address() + ")";
 }
 
-Ticket KVClient::NewGroup(int parts, Callback cb) {
+Ticket KVClient::NewGroup(int parts) {
   std::lock_guard<std::mutex> lock(mu_);
   const Ticket t = next_group_++;
   Group& g = groups_[t];
   g.remaining = parts;
-  g.cb = std::move(cb);
   if (parts == 0) g.done = true;
   return t;
 }
@@ -70,7 +69,7 @@ std::vector<KVClient::Route> KVClient::RouteKeys(
 }
 
 Ticket KVClient::Request(wire::Command cmd, std::vector<PushSlice> push,
-                         std::vector<PullSlice> pull, bool end_of_step, Callback cb) {
+                         std::vector<PullSlice> pull, bool end_of_step) {
   // Every slice, pushed ones first: tables, keys, widths, and where pulled rows go.
   std::vector<const std::vector<uint64_t>*> kp;
   std::vector<uint32_t> tables, widths;
@@ -100,14 +99,13 @@ Ticket KVClient::Request(wire::Command cmd, std::vector<PushSlice> push,
   }
   if (!bad.empty() || kp.size() > static_cast<size_t>(transport::kMaxSlices)) {
     if (bad.empty()) bad = "a request of " + std::to_string(kp.size()) + " tables";
-    const Ticket t = NewGroup(0, nullptr);
+    const Ticket t = NewGroup(0);
     std::lock_guard<std::mutex> lock(mu_);
     groups_[t].status = InvalidArgument(bad);
-    if (cb) cb(groups_[t].status);
     return t;
   }
   const std::vector<Route> routes = RouteKeys(kp, widths, outs);
-  const Ticket group = NewGroup(static_cast<int>(routes.size()), std::move(cb));
+  const Ticket group = NewGroup(static_cast<int>(routes.size()));
   const bool clocked = end_of_step && node_->table().max_delay >= 0;
   // The push ends step `clock` where it lands; a CLOCK ends it at the other servers.
   const int64_t clock = end_of_step ? clock_.fetch_add(1) : clock_.load();
@@ -159,28 +157,28 @@ Status KVClient::SendTo(int server_id, Message& msg) {
   return Unavailable(ServerName(server_id) + " unreachable: " + st.message());
 }
 
-Ticket KVClient::Pull(std::vector<PullSlice> slices, Callback cb) {
-  return Request(wire::PULL, {}, std::move(slices), false, std::move(cb));
+Ticket KVClient::Pull(std::vector<PullSlice> slices) {
+  return Request(wire::PULL, {}, std::move(slices), false);
 }
 
-Ticket KVClient::Push(std::vector<PushSlice> slices, bool end_of_step, Callback cb) {
-  return Request(wire::PUSH, std::move(slices), {}, end_of_step, std::move(cb));
+Ticket KVClient::Push(std::vector<PushSlice> slices, bool end_of_step) {
+  return Request(wire::PUSH, std::move(slices), {}, end_of_step);
 }
 
 Ticket KVClient::PushPull(std::vector<PushSlice> push, std::vector<PullSlice> pull,
-                          bool end_of_step, Callback cb) {
-  if (pull.empty()) return Push(std::move(push), end_of_step, std::move(cb));
-  if (push.empty() && !end_of_step) return Pull(std::move(pull), std::move(cb));
-  return Request(wire::PUSH_PULL, std::move(push), std::move(pull), end_of_step, std::move(cb));
+                          bool end_of_step) {
+  if (pull.empty()) return Push(std::move(push), end_of_step);
+  if (push.empty() && !end_of_step) return Pull(std::move(pull));
+  return Request(wire::PUSH_PULL, std::move(push), std::move(pull), end_of_step);
 }
 
-Ticket KVClient::Pull(uint32_t table, Keys keys, uint32_t width, float* out, Callback cb) {
-  return Pull(std::vector<PullSlice>{{table, std::move(keys), width, out}}, std::move(cb));
+Ticket KVClient::Pull(uint32_t table, Keys keys, uint32_t width, float* out) {
+  return Pull(std::vector<PullSlice>{{table, std::move(keys), width, out}});
 }
 
-Ticket KVClient::Push(uint32_t table, Keys keys, Values grads, uint32_t width, Callback cb) {
+Ticket KVClient::Push(uint32_t table, Keys keys, Values grads, uint32_t width) {
   return Push(std::vector<PushSlice>{{table, std::move(keys), std::move(grads), width}},
-              /*end_of_step=*/false, std::move(cb));
+              /*end_of_step=*/false);
 }
 
 Status KVClient::Wait(Ticket t) {
@@ -207,13 +205,10 @@ Status KVClient::Wait(Ticket t) {
   return st;
 }
 
-void KVClient::FinishPartLocked(Ticket group, const Status& st, std::vector<Callback>* cbs) {
+void KVClient::FinishPartLocked(Ticket group, const Status& st) {
   Group& g = groups_[group];
   if (!st.ok() && g.status.ok()) g.status = st;
-  if (--g.remaining == 0) {
-    g.done = true;
-    if (g.cb) cbs->push_back([cb = g.cb, s = g.status](const Status&) { cb(s); });
-  }
+  if (--g.remaining == 0) g.done = true;
 }
 
 bool KVClient::ClaimPart(uint64_t request_id, Part* part) {
@@ -226,13 +221,11 @@ bool KVClient::ClaimPart(uint64_t request_id, Part* part) {
 }
 
 void KVClient::FinishPart(Ticket group, const Status& st) {
-  std::vector<Callback> cbs;
   {
     std::lock_guard<std::mutex> lock(mu_);
-    FinishPartLocked(group, st, &cbs);
+    FinishPartLocked(group, st);
   }
   cv_.notify_all();
-  for (auto& cb : cbs) cb(Status::Ok());
 }
 
 void KVClient::CompletePart(uint64_t request_id, const Status& st) {
@@ -354,7 +347,7 @@ Status KVClient::ControlToAllServers(wire::Command cmd, wire::Control control,
                                      std::vector<wire::Control>* replies) {
   const auto& servers = node_->table().servers;
   replies->assign(servers.size(), wire::Control());
-  const Ticket t = NewGroup(static_cast<int>(servers.size()), nullptr);
+  const Ticket t = NewGroup(static_cast<int>(servers.size()));
   for (size_t i = 0; i < servers.size(); ++i) {
     Message msg;
     msg.header.set_command(cmd);

@@ -15,16 +15,17 @@
 // no extra message); pulls carry the current clock, so servers hold a pull that runs too
 // far ahead of the slowest worker.
 //
-// Thread safety: every method may be called from any thread. Callbacks run on the node's
-// receive thread, or on a thread in Wait() when the node pumps its links (see Van::Pump:
-// then a request's reply is read only while some thread waits, so a request with a
-// callback must still be waited), or on the timeout thread when failing: keep them short.
+// Replies are read by the node's receive thread, or, when the client pumps the node's
+// links (the default; see transport::Van::Pump), by a thread in Wait(): a request's reply
+// is then read only while some thread waits, which is why requests complete through
+// tickets and Wait() rather than callbacks.
+//
+// Thread safety: every method may be called from any thread.
 #pragma once
 
 #include <atomic>
 #include <condition_variable>
 #include <cstdint>
-#include <functional>
 #include <map>
 #include <memory>
 #include <mutex>
@@ -38,7 +39,6 @@ namespace sparrow::worker {
 using Keys = std::shared_ptr<const std::vector<uint64_t>>;
 using Values = std::shared_ptr<const std::vector<float>>;
 using Ticket = uint64_t;
-using Callback = std::function<void(const Status&)>;
 
 // One table's part of a pull: out[0 .. keys->size() * width) receives the rows; it must
 // stay valid, and untouched by the caller, until the ticket completes.
@@ -79,18 +79,17 @@ class KVClient {
 
   // Reads every slice's rows (at most transport::kMaxSlices slices). Widths must match the
   // tables.
-  Ticket Pull(std::vector<PullSlice> slices, Callback cb = nullptr);
+  Ticket Pull(std::vector<PullSlice> slices);
   // Sends gradients. With end_of_step the push also ends this minibatch, as Tick() would.
-  Ticket Push(std::vector<PushSlice> slices, bool end_of_step = false, Callback cb = nullptr);
+  Ticket Push(std::vector<PushSlice> slices, bool end_of_step = false);
   // Pushes `push` and pulls `pull` in one message per server (one round trip: a training
   // step's gradients carry the keys of a later step). With end_of_step the push ends this
   // minibatch, as Tick() would, and the pull counts as made after it. The ticket completes
   // when every server has applied its share of the push and answered the pull.
-  Ticket PushPull(std::vector<PushSlice> push, std::vector<PullSlice> pull, bool end_of_step,
-                  Callback cb = nullptr);
+  Ticket PushPull(std::vector<PushSlice> push, std::vector<PullSlice> pull, bool end_of_step);
   // One-table forms of Pull and Push.
-  Ticket Pull(uint32_t table, Keys keys, uint32_t width, float* out, Callback cb = nullptr);
-  Ticket Push(uint32_t table, Keys keys, Values grads, uint32_t width, Callback cb = nullptr);
+  Ticket Pull(uint32_t table, Keys keys, uint32_t width, float* out);
+  Ticket Push(uint32_t table, Keys keys, Values grads, uint32_t width);
   // Blocks until the ticket completes; returns its status. Each ticket may be waited once.
   Status Wait(Ticket t);
 
@@ -111,7 +110,6 @@ class KVClient {
     int remaining = 0;
     Status status;
     bool done = false;
-    Callback cb;
   };
   struct Range {    // one slice's keys at one server
     size_t offset;  // first key within the slice's keys
@@ -133,11 +131,11 @@ class KVClient {
     std::vector<Range> ranges;
   };
 
-  Ticket NewGroup(int parts, Callback cb);
+  Ticket NewGroup(int parts);
   // Sends a PUSH, PULL or PUSH_PULL of `push` then `pull` slices (one may be empty), one
   // message per server that owns any of their keys.
   Ticket Request(wire::Command cmd, std::vector<PushSlice> push, std::vector<PullSlice> pull,
-                 bool end_of_step, Callback cb);
+                 bool end_of_step);
   // Cuts the slices' keys by server range; servers with no keys are left out.
   std::vector<Route> RouteKeys(const std::vector<const std::vector<uint64_t>*>& keys,
                                const std::vector<uint32_t>& widths,
@@ -151,7 +149,7 @@ class KVClient {
   bool ClaimPart(uint64_t request_id, Part* part);
   // Counts a claimed part of `group` as done with `st`.
   void FinishPart(Ticket group, const Status& st);
-  void FinishPartLocked(Ticket group, const Status& st, std::vector<Callback>* cbs);
+  void FinishPartLocked(Ticket group, const Status& st);
   void CompletePart(uint64_t request_id, const Status& st);  // ClaimPart + FinishPart
   void TimeoutLoop();
   std::string ServerName(int id) const;
