@@ -13,7 +13,8 @@ struct Scratch {
   std::vector<uint32_t> local;                          // first-seen index of each position
   std::vector<std::pair<uint64_t, uint32_t>> distinct;  // (key, first-seen index)
   std::vector<uint32_t> rank;                           // first-seen index -> position in `unique`
-  std::vector<std::pair<uint64_t, uint32_t>> buffer;    // radix sort's other half
+  std::vector<std::pair<uint64_t, uint32_t>> buffer;    // the bucket sort's output
+  std::vector<uint32_t> bucket_start;                   // and its bucket offsets
 };
 
 constexpr uint32_t kFree = ~0u;
@@ -24,35 +25,44 @@ size_t TableSize(size_t n) {
   return t;
 }
 
-// Sorts (key, index) pairs by key (keys are distinct). LSD radix sort on bytes: keys are
-// hashes, so a comparison sort's log n factor is pure cost; a byte that every key shares
-// (narrow raw ids) skips its pass. Small inputs go to std::sort.
+// Sorts (key, index) pairs by key (keys are distinct). One bucket pass: a key's bucket
+// is its position in the batch's [min, max] key range, scaled to about one bucket per
+// key, so buckets come out in key order and hold a key or two each (keys are hashes,
+// uniform over the range; narrow raw ids spread over their own range the same way); then
+// each bucket is sorted in place. Two passes over the pairs instead of a radix sort's
+// eight. A skewed batch that crowds some buckets still sorts them correctly, only
+// slower. Small inputs go to std::sort.
 void SortByKey(std::vector<std::pair<uint64_t, uint32_t>>* v,
-               std::vector<std::pair<uint64_t, uint32_t>>* buffer) {
+               std::vector<std::pair<uint64_t, uint32_t>>* buffer,
+               std::vector<uint32_t>* bucket_start) {
   const size_t n = v->size();
   if (n < 256) {
     std::sort(v->begin(), v->end());
     return;
   }
-  buffer->resize(n);
-  auto* src = v;
-  auto* dst = buffer;
-  size_t count[8][256] = {};
+  uint64_t lo = ~0ull, hi = 0;
   for (const auto& p : *v) {
-    for (int b = 0; b < 8; ++b) ++count[b][(p.first >> (8 * b)) & 0xff];
+    lo = std::min(lo, p.first);
+    hi = std::max(hi, p.first);
   }
-  for (int b = 0; b < 8; ++b) {
-    if (count[b][((*v)[0].first >> (8 * b)) & 0xff] == n) continue;  // one value: no-op pass
-    size_t offset[256];
-    size_t sum = 0;
-    for (int d = 0; d < 256; ++d) {
-      offset[d] = sum;
-      sum += count[b][d];
-    }
-    for (const auto& p : *src) (*dst)[offset[(p.first >> (8 * b)) & 0xff]++] = p;
-    std::swap(src, dst);
+  size_t buckets = 1;
+  while (buckets < n) buckets <<= 1;
+  int shift = 0;
+  while (((hi - lo) >> shift) >= buckets) ++shift;
+  std::vector<uint32_t>& start = *bucket_start;
+  start.assign(buckets + 1, 0);
+  for (const auto& p : *v) ++start[((p.first - lo) >> shift) + 1];
+  for (size_t b = 0; b < buckets; ++b) start[b + 1] += start[b];
+  buffer->resize(n);
+  for (const auto& p : *v) (*buffer)[start[(p.first - lo) >> shift]++] = p;
+  // start[b] is now where bucket b + 1 begins.
+  size_t begin = 0;
+  for (size_t b = 0; b < buckets; ++b) {
+    const size_t end = start[b];
+    if (end - begin > 1) std::sort(buffer->begin() + begin, buffer->begin() + end);
+    begin = end;
   }
-  if (src != v) v->swap(*buffer);
+  v->swap(*buffer);
 }
 
 }  // namespace
@@ -78,7 +88,7 @@ void UniqueKeys(const Batch& batch, std::vector<uint64_t>* unique, std::vector<u
     }
     s.local[i] = s.table_index[h];
   }
-  SortByKey(&s.distinct, &s.buffer);
+  SortByKey(&s.distinct, &s.buffer, &s.bucket_start);
   unique->resize(s.distinct.size());
   s.rank.resize(s.distinct.size());
   for (size_t r = 0; r < s.distinct.size(); ++r) {

@@ -77,15 +77,18 @@ TEST(LibsvmTest, HashedKeysFollowTheDefinition) {
   for (size_t i = 0; i < b.nnz(); ++i) EXPECT_EQ(unique[slot[i]], b.keys[i]);
 }
 
-// Large batches take the radix path: hashed keys, and narrow raw ids whose high bytes all
-// agree (those passes are skipped). Both must match a plain sort + unique.
+// Large batches take the bucket-sort path: hashed keys, narrow raw ids (spread over
+// their own range), and a skewed batch whose keys nearly all fall in one bucket. All must
+// match a plain sort + unique.
 TEST(UniqueKeysTest, LargeBatchesMatchSortAndUnique) {
   std::mt19937_64 rng(11);
-  for (bool narrow : {false, true}) {
+  for (const char* kind : {"hashed", "narrow", "skewed"}) {
+    const std::string what = kind;
     Batch b;
     for (int r = 0; r < 500; ++r) {
       for (int j = 0; j < 8; ++j) {
-        const uint64_t k = narrow ? 1000 + rng() % 3000 : (rng() % 4 == 0 ? 42 : rng());
+        uint64_t k = what == "narrow" ? 1000 + rng() % 3000 : (rng() % 4 == 0 ? 42 : rng());
+        if (what == "skewed") k = rng() % 64 == 0 ? ~0ull - rng() % 8 : rng() % 100000;
         b.keys.push_back(k);
         b.values.push_back(1.0f);
       }
@@ -101,7 +104,7 @@ TEST(UniqueKeysTest, LargeBatchesMatchSortAndUnique) {
     std::sort(want.begin(), want.end());
     want.erase(std::unique(want.begin(), want.end()), want.end());
     ASSERT_GT(want.size(), 256u);
-    EXPECT_EQ(unique, want) << (narrow ? "narrow" : "hashed");
+    EXPECT_EQ(unique, want) << what;
     for (size_t i = 0; i < b.nnz(); ++i) ASSERT_EQ(unique[slot[i]], b.keys[i]);
   }
 }
