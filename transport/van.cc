@@ -160,24 +160,31 @@ bool Van::ReceiveRouter() {
   return true;
 }
 
-void Van::ServeLinks(const std::vector<bool>& ready, bool accept) {
+size_t Van::ReadLinks(std::vector<std::unique_ptr<LinkIn>>* links, const std::vector<bool>& ready) {
+  size_t delivered = 0;
   std::vector<std::vector<zmq::message_t>> got;
-  for (size_t i = 0; i < inbound_.size(); ++i) {
+  for (size_t i = 0; i < links->size(); ++i) {
     if (!ready[i]) continue;
-    Status st = inbound_[i]->Read(&got);
+    Status st = (*links)[i]->Read(&got);
     for (auto& frames : got) {
       zmq::message_t head = std::move(frames.front());
       frames.erase(frames.begin());
       Deliver(head, std::move(frames));
+      ++delivered;
     }
     got.clear();
     if (!st.ok()) {
       // The sender is gone (its node will be declared dead) or spoke garbage.
       LOG(WARNING) << "dropping an incoming link: " << st.message();
-      inbound_[i].reset();
+      (*links)[i].reset();
     }
   }
-  inbound_.erase(std::remove(inbound_.begin(), inbound_.end(), nullptr), inbound_.end());
+  links->erase(std::remove(links->begin(), links->end(), nullptr), links->end());
+  return delivered;
+}
+
+void Van::ServeLinks(const std::vector<bool>& ready, bool accept) {
+  ReadLinks(&inbound_, ready);
   while (accept && listener_) {
     std::unique_ptr<LinkIn> in = listener_->Accept();
     if (!in) break;
@@ -213,27 +220,13 @@ void Van::Pump(int timeout_ms) {
       uint64_t n;
       (void)!read(pump_wake_fd_, &n, sizeof(n));
     }
-    bool delivered = false;
-    std::vector<std::vector<zmq::message_t>> got;
-    for (size_t i = 1; i < fds.size(); ++i) {
-      if (!(fds[i].revents & (POLLIN | POLLERR | POLLHUP))) continue;
-      std::unique_ptr<LinkIn>& in = pumped_[i - 1];
-      Status st = in->Read(&got);
-      for (auto& frames : got) {
-        zmq::message_t head = std::move(frames.front());
-        frames.erase(frames.begin());
-        Deliver(head, std::move(frames));
-        delivered = true;
-      }
-      got.clear();
-      if (!st.ok()) {
-        LOG(WARNING) << "dropping an incoming link: " << st.message();
-        in.reset();
-      }
+    std::vector<bool> ready(pumped_.size());
+    for (size_t i = 0; i < pumped_.size(); ++i) {
+      ready[i] = (fds[i + 1].revents & (POLLIN | POLLERR | POLLHUP)) != 0;
     }
-    pumped_.erase(std::remove(pumped_.begin(), pumped_.end(), nullptr), pumped_.end());
+    const size_t delivered = ReadLinks(&pumped_, ready);
     // Woken only to adopt a new link: poll again, now on it too.
-    if (delivered || !(fds[0].revents & POLLIN)) return;
+    if (delivered > 0 || !(fds[0].revents & POLLIN)) return;
   }
 }
 

@@ -97,6 +97,10 @@ class Van {
   void ReceiveLoop();
   // Takes one message off the ROUTER without waiting; false when none is there.
   bool ReceiveRouter();
+  // Reads each link of *links whose `ready` entry is set (poll results, in the same
+  // order), hands every message it completes to Deliver(), and drops links that closed
+  // or spoke garbage. Returns how many messages it delivered.
+  size_t ReadLinks(std::vector<std::unique_ptr<LinkIn>>* links, const std::vector<bool>& ready);
   // Reads every readable link (`ready`: poll results, in inbound_ order), then accepts
   // pending links if `accept`.
   void ServeLinks(const std::vector<bool>& ready, bool accept);
