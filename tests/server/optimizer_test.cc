@@ -174,3 +174,57 @@ TEST(OptimizerTest, MinCountAdmitsAKeyOnItsNthPush) {
 
 }  // namespace
 }  // namespace sparrow::server
+
+namespace sparrow::server {
+namespace {
+
+// The table applies each rule through a loop that is cloned for AVX2 (server/table.cc);
+// whichever clone runs, every weight must have the bits of the rule applied here, one row
+// at a time, by code built for the baseline instruction set.
+template <typename Rule>
+void ExpectTableMatchesRule(wire::OptimizerKind kind) {
+  constexpr uint32_t kWidth = 37;  // vector blocks and a scalar tail
+  wire::TableSpec spec;
+  spec.set_width(kWidth);
+  spec.set_optimizer(kind);
+  spec.set_learning_rate(0.05f);
+  spec.set_l1(0.01f);
+  spec.set_l2(0.001f);
+  spec.set_init_scale(0.1f);
+  spec.set_init_seed(3);
+  auto t = Table::Create(spec, 0);
+  ASSERT_TRUE(t.ok()) << t.status().ToString();
+  const Rule rule{RuleParams::FromSpec(spec)};
+  const std::vector<uint64_t> keys = {5, 17, 1000, 123456789};
+  std::vector<std::vector<float>> rows(keys.size(), std::vector<float>(Rule::StateFloats(kWidth)));
+  for (size_t i = 0; i < keys.size(); ++i) rule.Init(keys[i], rows[i].data());
+  uint64_t seed = 99;
+  for (int round = 0; round < 5; ++round) {
+    std::vector<float> grads(keys.size() * kWidth);
+    for (float& g : grads) {
+      seed = seed * 6364136223846793005ull + 1442695040888963407ull;
+      g = static_cast<float>(static_cast<int64_t>(seed >> 40) - (1 << 23)) / (1 << 22);
+    }
+    (*t)->Push(keys.data(), grads.data(), keys.size());
+    for (size_t i = 0; i < keys.size(); ++i) rule.Update(rows[i].data(), &grads[i * kWidth]);
+  }
+  std::vector<float> got(keys.size() * kWidth), want(kWidth);
+  (*t)->Pull(keys.data(), keys.size(), got.data());
+  for (size_t i = 0; i < keys.size(); ++i) {
+    rule.Weights(rows[i].data(), want.data());
+    for (uint32_t c = 0; c < kWidth; ++c) {
+      ASSERT_EQ(got[i * kWidth + c], want[c])
+          << wire::OptimizerKind_Name(kind) << " key " << keys[i] << " column " << c;
+    }
+  }
+}
+
+TEST(OptimizerTest, TableGivesTheBitsOfTheRuleAppliedRowByRow) {
+  ExpectTableMatchesRule<SgdRule>(wire::SGD);
+  ExpectTableMatchesRule<AdaGradRule>(wire::ADAGRAD);
+  ExpectTableMatchesRule<FtrlRule>(wire::FTRL);
+  ExpectTableMatchesRule<AdamRule>(wire::ADAM);
+}
+
+}  // namespace
+}  // namespace sparrow::server
