@@ -4,12 +4,14 @@
 #include <google/protobuf/text_format.h>
 #include <sys/stat.h>
 
+#include <algorithm>
 #include <chrono>
 #include <cstdio>
 #include <filesystem>
 #include <functional>
 #include <map>
 #include <sstream>
+#include <thread>
 
 #include "cluster/node.h"
 #include "core/hash.h"
@@ -200,6 +202,17 @@ Status Launcher::Run() {
   if (options_.progress) {
     std::printf("training %s: %s, %u server(s), %u worker(s), logs in %s\n", cfg_.name().c_str(),
                 models::ModelKindName(spec_.kind), lo.servers, lo.workers, dir_.Logs().c_str());
+    // Each server's request thread and each training thread wants a core of its own;
+    // beyond the host's cores they time-share, and a server that gets part of a core
+    // slows every worker it serves.
+    const unsigned cores = std::thread::hardware_concurrency();
+    const unsigned busy = lo.servers + lo.workers * std::max<uint32_t>(1, cfg_.train().threads());
+    if (cores > 0 && busy > cores) {
+      std::printf(
+          "note: %u server(s) and %u training thread(s) time-share %u cores: a model "
+          "whose servers need a core each may train no faster (README: Scaling)\n",
+          lo.servers, busy - lo.servers, cores);
+    }
     std::fflush(stdout);
   }
   SPARROW_RETURN_IF_ERROR(cluster_->Start());
