@@ -1,4 +1,5 @@
-// Micro-benchmark of a worker step's compute: dedupe a batch's keys (UniqueKeys), then
+// Micro-benchmark of a worker step's compute: dedupe a batch's keys (UniqueKeys, or
+// UniqueIds over the key ids training gathers from its row store), then
 // ForwardBackward for LR, FM and FFM, over a synthetic batch shaped like talkingdata's
 // (512 rows, 8 categorical fields, one key per field, vocabularies from 10 to 100k):
 // `build/bench/model_bench`. items_per_second is rows per second of one thread.
@@ -48,6 +49,27 @@ void BM_UniqueKeys(benchmark::State& state) {
   state.counters["unique_keys"] = static_cast<double>(unique.size());
 }
 
+// The same batch as key ids (data::RowStore): its distinct keys numbered in key order and
+// spread over a universe of 40,000 ids, about talkingdata's keys per worker.
+void BM_UniqueIds(benchmark::State& state) {
+  constexpr uint32_t kUniverse = 40000;
+  const data::Batch batch = MakeBatch();
+  std::vector<uint64_t> keys;
+  std::vector<uint32_t> slot;
+  data::UniqueKeys(batch, &keys, &slot);
+  std::vector<uint32_t> ids(slot.size());
+  for (size_t i = 0; i < ids.size(); ++i) {
+    ids[i] = static_cast<uint32_t>(uint64_t{slot[i]} * kUniverse / keys.size());
+  }
+  std::vector<uint32_t> unique;
+  for (auto _ : state) {
+    data::UniqueIds(ids.data(), ids.size(), kUniverse, &unique, &slot);
+    benchmark::DoNotOptimize(unique.data());
+  }
+  state.SetItemsProcessed(state.iterations() * kRows);
+  state.counters["unique_keys"] = static_cast<double>(unique.size());
+}
+
 void BM_ForwardBackward(benchmark::State& state) {
   ModelSpec spec;
   spec.kind = static_cast<ModelKind>(state.range(0));
@@ -75,6 +97,7 @@ void BM_ForwardBackward(benchmark::State& state) {
 }
 
 BENCHMARK(BM_UniqueKeys);
+BENCHMARK(BM_UniqueIds);
 BENCHMARK(BM_ForwardBackward)
     ->Args({static_cast<int>(ModelKind::kLR), 0})
     ->Args({static_cast<int>(ModelKind::kFM), 4})

@@ -23,7 +23,9 @@ using experiment::kLinearTable;
 using experiment::kMetaTable;
 
 struct Trainer::Step {
-  data::Batch batch;
+  data::Batch batch;                 // from the row store: no keys, see `ids`
+  std::vector<uint32_t> ids;         // the batch's key ids (data::RowStore)
+  std::vector<uint32_t> unique_ids;  // their distinct values, ascending
   std::shared_ptr<std::vector<uint64_t>> unique = std::make_shared<std::vector<uint64_t>>();
   std::vector<uint32_t> slot;
   std::vector<float> w, v;
@@ -88,7 +90,6 @@ Status Trainer::AgreeOnSteps(size_t my_steps, size_t* steps) {
 }
 
 std::vector<PullSlice> Trainer::PullSlices(Step* s) {
-  data::UniqueKeys(s->batch, s->unique.get(), &s->slot);
   const size_t n = s->unique->size();
   s->w.resize(n);
   // One message per server for every table of the model.
@@ -116,8 +117,14 @@ bool Trainer::Prepare(const std::vector<uint32_t>& order, size_t step, Step* s) 
   const size_t bs = cfg_.train().batch_size();
   const size_t begin = step * bs, end = std::min(order.size(), begin + bs);
   s->has_rows = begin < end;
-  if (s->has_rows) store_.Gather(order.data() + begin, end - begin, &s->batch);
-  return s->has_rows;
+  if (!s->has_rows) return false;
+  store_.Gather(order.data() + begin, end - begin, &s->batch, &s->ids);
+  data::UniqueIds(s->ids.data(), s->ids.size(), static_cast<uint32_t>(store_.keys().size()),
+                  &s->unique_ids, &s->slot);
+  s->unique->resize(s->unique_ids.size());
+  const uint64_t* keys = store_.keys().data();
+  for (size_t i = 0; i < s->unique_ids.size(); ++i) (*s->unique)[i] = keys[s->unique_ids[i]];
+  return true;
 }
 
 std::vector<PushSlice> Trainer::ComputeStep(Step* s, models::Workspace* ws, double* loss,
@@ -243,6 +250,7 @@ Status Trainer::ScoreBatches(const std::vector<data::Batch>& batches,
   for (const data::Batch& b : batches) {
     s.batch = b;
     s.unique = std::make_shared<std::vector<uint64_t>>();
+    data::UniqueKeys(b, s.unique.get(), &s.slot);
     StartPull(&s);
     SPARROW_RETURN_IF_ERROR(FinishPull(&s));
     models::Params p;
@@ -301,6 +309,7 @@ void Trainer::PackRows() {
   }
   store_.Reserve(rows_.size(), nnz);
   for (const auto& [bi, ri] : rows_) store_.Append(train_[bi], ri);
+  store_.Seal();
   std::vector<data::Batch>().swap(train_);
   std::vector<std::pair<uint32_t, uint32_t>>().swap(rows_);
 }

@@ -59,10 +59,11 @@ class Trainer {
   // adding to *loss and *weight. One call per training thread.
   Status RunSteps(const std::vector<uint32_t>& order, size_t first, size_t stride,
                   models::Workspace* ws, double* loss, double* weight);
-  // Fills s->batch with rows [step * batch_size, ...) of `order`; false (and no batch)
-  // when the step is past this worker's rows.
+  // Fills s->batch with rows [step * batch_size, ...) of `order` and dedupes their keys
+  // into s->unique and s->slot; false (and no batch) when the step is past this worker's
+  // rows.
   bool Prepare(const std::vector<uint32_t>& order, size_t step, Step* s);
-  // Dedupes s->batch's keys and returns the pull of every table into s's buffers.
+  // The pull of every table for s->unique, into s's buffers.
   std::vector<PullSlice> PullSlices(Step* s);
   void StartPull(Step* s);
   Status FinishPull(Step* s);

@@ -109,6 +109,29 @@ TEST(UniqueKeysTest, LargeBatchesMatchSortAndUnique) {
   }
 }
 
+// Dense ids take the bitmap scan when the universe is small against the batch, the sort
+// otherwise, and a binary search for slots past 2^22 ids; every path must match a plain
+// sort + unique, and leave the scratch clean for the next call (run twice).
+TEST(UniqueIdsTest, EveryPathMatchesSortAndUnique) {
+  std::mt19937_64 rng(5);
+  for (uint32_t universe : {1u, 100u, 40000u, 1u << 22, 50000000u}) {
+    for (size_t n : {size_t{0}, size_t{1}, size_t{4096}}) {
+      for (int round = 0; round < 2; ++round) {
+        std::vector<uint32_t> ids(n);
+        for (auto& id : ids) id = rng() % 3 == 0 ? universe - 1 : rng() % universe;
+        std::vector<uint32_t> unique = {123}, slot;
+        UniqueIds(ids.data(), n, universe, &unique, &slot);
+        std::vector<uint32_t> want = ids;
+        std::sort(want.begin(), want.end());
+        want.erase(std::unique(want.begin(), want.end()), want.end());
+        ASSERT_EQ(unique, want) << "universe " << universe << " n " << n;
+        ASSERT_EQ(slot.size(), n);
+        for (size_t i = 0; i < n; ++i) ASSERT_EQ(unique[slot[i]], ids[i]);
+      }
+    }
+  }
+}
+
 TEST(LibsvmTest, FloatsParseExactlyAsStrtof) {
   std::mt19937_64 rng(3);
   std::string text;
