@@ -38,7 +38,8 @@ Status LocalCluster::Start() {
         "--scheduler=" + endpoint_,
         "--heartbeat_ms=" + std::to_string(options_.heartbeat_ms),
         "--heartbeat_timeout_ms=" + std::to_string(options_.heartbeat_timeout_ms),
-        std::string("--local_ipc=") + (options_.local_ipc ? "true" : "false")};
+        std::string("--local_ipc=") + (options_.local_ipc ? "true" : "false"),
+        "--poll_spin_us=" + std::to_string(options_.poll_spin_us)};
   };
   for (int i = 0; i < options_.servers; ++i) {
     auto argv = common("server");

@@ -33,6 +33,7 @@ struct LocalClusterOptions {
   int heartbeat_ms = 500;
   int heartbeat_timeout_ms = 10000;
   bool local_ipc = true;                 // servers and workers talk over Unix sockets (NodeOptions)
+  int poll_spin_us = 50;                 // NodeOptions::poll_spin_us of servers and workers
   std::vector<std::string> server_args;  // extra flags for every server
   std::vector<std::string> worker_args;  // extra flags for every worker
   std::string log_dir;  // children's stderr go to LOG_DIR/<role>-<i>.log; "" inherits

@@ -53,6 +53,7 @@ Status Node::Start(Handler handler) {
   SPARROW_ASSIGN_OR_RETURN(std::string endpoint, van_.Bind(options_.bind));
   wire::Control reg;
   if (options_.local_ipc) BindLocal(reg.mutable_node());  // before the receive thread runs
+  van_.SetPollSpin(options_.poll_spin_us);
   van_.Start([this](transport::Message&& m) { OnMessage(std::move(m)); },
              [this](const wire::Header& h, const Status& why) {
                // A known peer that sent something unreadable hears why.

@@ -36,6 +36,9 @@ struct NodeOptions {
   // (HostScope) over theirs rather than through ZeroMQ and loopback TCP. The scheduler is
   // always reached over TCP.
   bool local_ipc = true;
+  // Microseconds the receive thread (and a worker's pumping thread) keep polling after a
+  // burst of messages before they sleep (transport::Van::SetPollSpin).
+  int poll_spin_us = 50;
 };
 
 class Node {

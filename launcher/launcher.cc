@@ -192,6 +192,13 @@ Status Launcher::Run() {
   lo.heartbeat_ms = cfg_.cluster().heartbeat_ms();
   lo.heartbeat_timeout_ms = cfg_.cluster().heartbeat_timeout_ms();
   lo.local_ipc = cfg_.cluster().local_ipc();
+  // Each server's request thread and each training thread wants a core of its own; beyond
+  // the host's cores they time-share, and a server that gets part of a core slows every
+  // worker it serves. Then no thread spins either: its spin would take a core another needs.
+  const unsigned cores = std::thread::hardware_concurrency();
+  const unsigned busy = lo.servers + lo.workers * std::max<uint32_t>(1, cfg_.train().threads());
+  const bool crowded = cores > 0 && busy > cores;
+  lo.poll_spin_us = crowded ? 0 : static_cast<int>(cfg_.cluster().poll_spin_us());
   lo.worker_args = {"--task=train", "--run_dir=" + dir_.root,
                     "--request_timeout_ms=" + std::to_string(cfg_.cluster().request_timeout_ms())};
   lo.log_dir = dir_.Logs();
@@ -202,12 +209,7 @@ Status Launcher::Run() {
   if (options_.progress) {
     std::printf("training %s: %s, %u server(s), %u worker(s), logs in %s\n", cfg_.name().c_str(),
                 models::ModelKindName(spec_.kind), lo.servers, lo.workers, dir_.Logs().c_str());
-    // Each server's request thread and each training thread wants a core of its own;
-    // beyond the host's cores they time-share, and a server that gets part of a core
-    // slows every worker it serves.
-    const unsigned cores = std::thread::hardware_concurrency();
-    const unsigned busy = lo.servers + lo.workers * std::max<uint32_t>(1, cfg_.train().threads());
-    if (cores > 0 && busy > cores) {
+    if (crowded) {
       std::printf(
           "note: %u server(s) and %u training thread(s) time-share %u cores: a model "
           "whose servers need a core each may train no faster (README: Scaling)\n",

@@ -26,7 +26,7 @@ std::vector<Command> ClusterCommands() {
        "[--servers=S --workers=W --keys=N --value_width=K --optimizer=O --seconds=T]",
        "start a local cluster and measure push/pull throughput and small-pull latency",
        {"servers", "workers", "keys", "value_width", "optimizer", "seconds", "max_delay",
-        "local_ipc"},
+        "local_ipc", "poll_spin_us"},
        &RunBenchKv},
   };
 }

@@ -9,6 +9,7 @@
 DECLARE_string(scheduler);
 DECLARE_string(bind);
 DECLARE_bool(local_ipc);
+DECLARE_int32(poll_spin_us);
 DECLARE_int32(servers);
 DECLARE_int32(workers);
 DECLARE_int32(max_delay);
@@ -22,6 +23,7 @@ namespace sparrow::tools {
 cluster::NodeOptions NodeOptionsFromFlags(wire::Role role);
 
 // The flag names above, for Command::flags.
-#define SPARROW_NODE_FLAGS "scheduler", "bind", "local_ipc", "heartbeat_ms", "heartbeat_timeout_ms"
+#define SPARROW_NODE_FLAGS \
+  "scheduler", "bind", "local_ipc", "poll_spin_us", "heartbeat_ms", "heartbeat_timeout_ms"
 
 }  // namespace sparrow::tools

@@ -28,6 +28,7 @@ int RunBenchKv(const std::vector<std::string>& /*args*/) {
   lo.workers = FLAGS_workers;
   lo.max_delay = FLAGS_max_delay;
   lo.local_ipc = FLAGS_local_ipc;
+  lo.poll_spin_us = FLAGS_poll_spin_us;
   lo.capture_worker_stdout = true;
   char buf[64];
   std::snprintf(buf, sizeof(buf), "%g", FLAGS_seconds);

@@ -6,6 +6,7 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <chrono>
 
 namespace sparrow::transport {
 
@@ -201,6 +202,24 @@ void Van::ServeLinks(const std::vector<bool>& ready, bool accept) {
   }
 }
 
+namespace {
+
+// poll_once(timeout_ms) polls once and returns how many sources are ready. Polls without
+// waiting until one is, for up to `spin_us` (when `spin`), then waits up to `timeout_ms`.
+template <typename PollOnce>
+int SpinThenPoll(bool spin, int spin_us, int timeout_ms, PollOnce poll_once) {
+  if (spin && spin_us > 0) {
+    const auto until = std::chrono::steady_clock::now() + std::chrono::microseconds(spin_us);
+    do {
+      const int ready = poll_once(0);
+      if (ready != 0) return ready;
+    } while (std::chrono::steady_clock::now() < until);
+  }
+  return poll_once(timeout_ms);
+}
+
+}  // namespace
+
 void Van::Pump(int timeout_ms) {
   if (!pump_links_) return;
   std::lock_guard<std::mutex> lock(pump_mu_);
@@ -215,7 +234,10 @@ void Van::Pump(int timeout_ms) {
     fds.clear();
     fds.push_back({pump_wake_fd_, POLLIN, 0});
     for (const auto& in : pumped_) fds.push_back({in->fd(), POLLIN, 0});
-    if (poll(fds.data(), fds.size(), timeout_ms) <= 0) return;
+    // A pump runs because its caller waits for a reply: always worth the spin.
+    const int polled = SpinThenPoll(true, poll_spin_us_, timeout_ms,
+                                    [&](int t) { return poll(fds.data(), fds.size(), t); });
+    if (polled <= 0) return;
     if (fds[0].revents & POLLIN) {
       uint64_t n;
       (void)!read(pump_wake_fd_, &n, sizeof(n));
@@ -245,6 +267,7 @@ void Van::ReceiveLoop() {
   // notice Stop() soon.
   std::vector<zmq::pollitem_t> items;
   std::vector<std::shared_ptr<Peer>> writers;
+  bool busy = false;  // the last poll found work: spin before sleeping (SetPollSpin)
   while (!stop_.load(std::memory_order_acquire)) {
     // Links gain queued bytes only in a Send that then Wake()s us: rescan the peers after a
     // wake-up, or while some link still has bytes queued; otherwise not once per message.
@@ -259,7 +282,9 @@ void Van::ReceiveLoop() {
     const size_t first_out = items.size();
     for (const auto& w : writers) items.push_back({nullptr, w->link->fd(), ZMQ_POLLOUT, 0});
     try {
-      zmq::poll(items.data(), items.size(), std::chrono::milliseconds(20));
+      busy = SpinThenPoll(busy, poll_spin_us_, 20, [&](int t) {
+               return zmq::poll(items.data(), items.size(), std::chrono::milliseconds(t));
+             }) > 0;
       if (items[1].revents & ZMQ_POLLIN) {
         uint64_t n;
         (void)!read(wake_fd_, &n, sizeof(n));

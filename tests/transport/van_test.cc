@@ -38,8 +38,9 @@ Message PushOf(const std::vector<uint64_t>& keys, const std::vector<float>& vals
   return m;
 }
 
-void RoundTrip(bool local) {
+void RoundTrip(bool local, int spin_us = 0) {
   Van receiver, sender;
+  receiver.SetPollSpin(spin_us);
   auto tcp = receiver.Bind("127.0.0.1:0");
   ASSERT_TRUE(tcp.ok()) << tcp.status().message();
   std::string at = *tcp;
@@ -69,8 +70,16 @@ void RoundTrip(bool local) {
     EXPECT_EQ(r.keys(0)[i], keys[i]);
     EXPECT_EQ(r.values(0)[i], vals[i]);
   }
+  // A second message, sent while a spinning receiver may still be polling without sleep.
+  Message again = PushOf(keys, vals);
+  again.header.set_request_id(43);
+  ASSERT_TRUE(sender.Send(0, again).ok());
+  ASSERT_TRUE(inbox.WaitFor(2));
+  EXPECT_EQ(inbox.got[1].header.request_id(), 43u);
   sender.Stop();
+  const auto t0 = std::chrono::steady_clock::now();
   receiver.Stop();
+  EXPECT_LT(std::chrono::steady_clock::now() - t0, std::chrono::seconds(2));
 }
 
 TEST(VanTest, DeliversOverTcp) {
@@ -79,6 +88,11 @@ TEST(VanTest, DeliversOverTcp) {
 
 TEST(VanTest, DeliversOverALink) {
   RoundTrip(/*local=*/true);
+}
+
+TEST(VanTest, ASpinningReceiverDeliversAndStops) {
+  RoundTrip(/*local=*/false, /*spin_us=*/5000);
+  RoundTrip(/*local=*/true, /*spin_us=*/5000);
 }
 
 TEST(VanTest, PumpedLinksAreReadByTheCallerAndTcpByTheReceiveThread) {
