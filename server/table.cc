@@ -30,6 +30,15 @@ bool Finite(float v) {
   return std::isfinite(v);
 }
 
+// The clones are picked by an ifunc resolver, which runs while the dynamic loader relocates
+// the binary, before a sanitizer's runtime is up (TSan crashes there): sanitized builds
+// keep the baseline loop only.
+#if defined(__SANITIZE_THREAD__) || defined(__SANITIZE_ADDRESS__)
+#define SPARROW_CLONED_FOR_AVX2
+#else
+#define SPARROW_CLONED_FOR_AVX2 __attribute__((target_clones("avx2", "default")))
+#endif
+
 // One part's share of a push: `count` sorted keys and their gradients (`width` each).
 struct PushSlice {
   SparseTable* rows;
@@ -46,8 +55,7 @@ struct PushSlice {
 // instruction instead of four. Element-wise square roots and divisions round the same at
 // any vector width, and no FMA is enabled, so both clones give the same bits.
 template <typename Rule>
-__attribute__((target_clones("avx2", "default"))) void ApplyPush(const Rule& rule,
-                                                                 const PushSlice& s) {
+SPARROW_CLONED_FOR_AVX2 void ApplyPush(const Rule& rule, const PushSlice& s) {
   SparseTable& rows = *s.rows;
   // Grow at most once per request, sized for all its new keys (SparseTable::ReserveFor);
   // checked at the request's first new key, and only when inserting it would grow, so
