@@ -313,6 +313,7 @@ void Van::ReceiveLoop() {
 
 void Van::Stop(int linger_ms) {
   if (stop_.exchange(true)) return;
+  Wake();  // the receive thread notices at once, not at the end of its poll's timeout
   if (receiver_.joinable()) receiver_.join();
   {
     std::lock_guard<std::mutex> lock(pump_mu_);  // waits out a Pump() under way
