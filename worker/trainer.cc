@@ -23,8 +23,8 @@ using experiment::kLinearTable;
 using experiment::kMetaTable;
 
 struct Trainer::Step {
-  data::Batch batch;                 // from the row store: no keys, see `ids`
-  std::vector<uint32_t> ids;         // the batch's key ids (data::RowStore)
+  data::Batch batch;          // training: from the row store, keys as `ids`; scoring: a read batch
+  std::vector<uint32_t> ids;  // the batch's key ids (data::RowStore)
   std::vector<uint32_t> unique_ids;  // their distinct values, ascending
   std::shared_ptr<std::vector<uint64_t>> unique = std::make_shared<std::vector<uint64_t>>();
   std::vector<uint32_t> slot;
