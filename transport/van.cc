@@ -41,6 +41,7 @@ Result<std::string> Van::Bind(const std::string& address) {
 
 Result<std::string> Van::BindLocal(const std::string& name) {
   SPARROW_ASSIGN_OR_RETURN(listener_, LinkListener::Listen(name));
+  listening_ = true;
   return listener_->address();
 }
 
@@ -161,8 +162,7 @@ bool Van::ReceiveRouter() {
   return true;
 }
 
-size_t Van::ReadLinks(std::vector<std::unique_ptr<LinkIn>>* links, const std::vector<bool>& ready) {
-  size_t delivered = 0;
+void Van::ReadLinks(std::vector<std::unique_ptr<LinkIn>>* links, const std::vector<bool>& ready) {
   std::vector<std::vector<zmq::message_t>> got;
   for (size_t i = 0; i < links->size(); ++i) {
     if (!ready[i]) continue;
@@ -171,7 +171,6 @@ size_t Van::ReadLinks(std::vector<std::unique_ptr<LinkIn>>* links, const std::ve
       zmq::message_t head = std::move(frames.front());
       frames.erase(frames.begin());
       Deliver(head, std::move(frames));
-      ++delivered;
     }
     got.clear();
     if (!st.ok()) {
@@ -181,7 +180,6 @@ size_t Van::ReadLinks(std::vector<std::unique_ptr<LinkIn>>* links, const std::ve
     }
   }
   links->erase(std::remove(links->begin(), links->end(), nullptr), links->end());
-  return delivered;
 }
 
 void Van::ServeLinks(const std::vector<bool>& ready, bool accept) {
@@ -197,8 +195,7 @@ void Van::ServeLinks(const std::vector<bool>& ready, bool accept) {
       std::lock_guard<std::mutex> lock(accepted_mu_);
       accepted_.push_back(std::move(in));
     }
-    const uint64_t one = 1;  // a pump waiting in poll() adopts it at once
-    (void)!write(pump_wake_fd_, &one, sizeof(one));
+    WakePump();  // a pump waiting in poll() returns, and the next one adopts the link
   }
 }
 
@@ -224,32 +221,34 @@ void Van::Pump(int timeout_ms) {
   if (!pump_links_) return;
   std::lock_guard<std::mutex> lock(pump_mu_);
   if (stop_.load(std::memory_order_acquire)) return;
-  std::vector<pollfd> fds;
-  for (int round = 0; round < 2; ++round) {
-    {
-      std::lock_guard<std::mutex> accepted(accepted_mu_);
-      for (auto& in : accepted_) pumped_.push_back(std::move(in));
-      accepted_.clear();
-    }
-    fds.clear();
-    fds.push_back({pump_wake_fd_, POLLIN, 0});
-    for (const auto& in : pumped_) fds.push_back({in->fd(), POLLIN, 0});
-    // A pump runs because its caller waits for a reply: always worth the spin.
-    const int polled = SpinThenPoll(true, poll_spin_us_, timeout_ms,
-                                    [&](int t) { return poll(fds.data(), fds.size(), t); });
-    if (polled <= 0) return;
-    if (fds[0].revents & POLLIN) {
-      uint64_t n;
-      (void)!read(pump_wake_fd_, &n, sizeof(n));
-    }
-    std::vector<bool> ready(pumped_.size());
-    for (size_t i = 0; i < pumped_.size(); ++i) {
-      ready[i] = (fds[i + 1].revents & (POLLIN | POLLERR | POLLHUP)) != 0;
-    }
-    const size_t delivered = ReadLinks(&pumped_, ready);
-    // Woken only to adopt a new link: poll again, now on it too.
-    if (delivered > 0 || !(fds[0].revents & POLLIN)) return;
+  {
+    std::lock_guard<std::mutex> accepted(accepted_mu_);
+    for (auto& in : accepted_) pumped_.push_back(std::move(in));
+    accepted_.clear();
   }
+  std::vector<pollfd> fds;
+  fds.push_back({pump_wake_fd_, POLLIN, 0});
+  for (const auto& in : pumped_) fds.push_back({in->fd(), POLLIN, 0});
+  // A pump runs because its caller waits for a reply: always worth the spin.
+  const int polled = SpinThenPoll(true, poll_spin_us_, timeout_ms,
+                                  [&](int t) { return poll(fds.data(), fds.size(), t); });
+  if (polled <= 0) return;
+  // Woken (WakePump, or a link accepted meanwhile, which the next Pump adopts): return,
+  // after reading what the links hold.
+  if (fds[0].revents & POLLIN) {
+    uint64_t n;
+    (void)!read(pump_wake_fd_, &n, sizeof(n));
+  }
+  std::vector<bool> ready(pumped_.size());
+  for (size_t i = 0; i < pumped_.size(); ++i) {
+    ready[i] = (fds[i + 1].revents & (POLLIN | POLLERR | POLLHUP)) != 0;
+  }
+  ReadLinks(&pumped_, ready);
+}
+
+void Van::WakePump() {
+  const uint64_t one = 1;
+  if (pump_wake_fd_ >= 0) (void)!write(pump_wake_fd_, &one, sizeof(one));
 }
 
 std::vector<std::shared_ptr<Van::Peer>> Van::PendingLinks() {

@@ -62,7 +62,9 @@ class Van {
   // Links accepted from now on are read by Pump() instead of the receive thread. Call
   // before Start(). The handler must then be safe to run on two threads at once.
   void PumpLinksFromCallers() { pump_links_ = true; }
-  bool pumps_links() const { return pump_links_; }
+  // True when links are pumped and this Van listens for them (BindLocal): only then can
+  // Pump() have anything to read.
+  bool pumps_links() const { return pump_links_ && listening_; }
 
   // After a poll that found work, the receive thread and Pump() poll again without
   // sleeping for up to `us` microseconds before they sleep: a message that arrives in that
@@ -71,9 +73,14 @@ class Van {
   // burst of messages, none while idle. 0 turns it off. Call before Start().
   void SetPollSpin(int us) { poll_spin_us_ = us; }
   // Reads every message waiting on the pumped links and hands each to the handler on this
-  // thread; when none is waiting, first waits up to `timeout_ms` for one. Any thread; one
-  // at a time (others block until it returns). No-op unless PumpLinksFromCallers().
+  // thread; when none is waiting, first waits up to `timeout_ms` for one, or until
+  // WakePump(). Any thread; one at a time (others block until it returns). No-op unless
+  // PumpLinksFromCallers().
   void Pump(int timeout_ms);
+  // Makes a Pump() under way return now (or the next one at once): for a waiter whose
+  // reply came another way (over ZeroMQ, handled on the receive thread) or failed. Any
+  // thread.
+  void WakePump();
 
   // Connects a DEALER to `address` under the name `peer` (a node id), or a link when the
   // address is "unix://@NAME" (which must be listening: fails otherwise). Reconnecting an
@@ -106,8 +113,8 @@ class Van {
   bool ReceiveRouter();
   // Reads each link of *links whose `ready` entry is set (poll results, in the same
   // order), hands every message it completes to Deliver(), and drops links that closed
-  // or spoke garbage. Returns how many messages it delivered.
-  size_t ReadLinks(std::vector<std::unique_ptr<LinkIn>>* links, const std::vector<bool>& ready);
+  // or spoke garbage.
+  void ReadLinks(std::vector<std::unique_ptr<LinkIn>>* links, const std::vector<bool>& ready);
   // Reads every readable link (`ready`: poll results, in inbound_ order), then accepts
   // pending links if `accept`.
   void ServeLinks(const std::vector<bool>& ready, bool accept);
@@ -130,6 +137,7 @@ class Van {
   std::vector<std::unique_ptr<LinkIn>> inbound_;  // receive thread only
 
   int poll_spin_us_ = 0;
+  bool listening_ = false;  // BindLocal succeeded (before Start)
   bool pump_links_ = false;
   std::mutex pump_mu_;                           // held by the thread in Pump()
   std::vector<std::unique_ptr<LinkIn>> pumped_;  // guarded by pump_mu_

@@ -194,6 +194,7 @@ Status KVClient::Wait(Ticket t) {
     // This thread reads the replies (see Van::Pump), in slices short enough to notice a
     // request failed by the timeout thread or a dead server soon.
     pumping_ = true;
+    pumper_ = std::this_thread::get_id();
     lock.unlock();
     van.Pump(/*timeout_ms=*/20);
     lock.lock();
@@ -221,11 +222,17 @@ bool KVClient::ClaimPart(uint64_t request_id, Part* part) {
 }
 
 void KVClient::FinishPart(Ticket group, const Status& st) {
+  bool wake_pump;
   {
     std::lock_guard<std::mutex> lock(mu_);
     FinishPartLocked(group, st);
+    // A part finished by another thread (a reply over ZeroMQ on the receive thread, a
+    // timeout, a dead server) may be the one the pumping waiter waits for: it sleeps in
+    // Van::Pump, not on cv_.
+    wake_pump = pumping_ && pumper_ != std::this_thread::get_id();
   }
   cv_.notify_all();
+  if (wake_pump) node_->van().WakePump();
 }
 
 void KVClient::CompletePart(uint64_t request_id, const Status& st) {

@@ -167,6 +167,7 @@ class KVClient {
   std::map<Ticket, Group> groups_;
   std::map<uint64_t, Part> parts_;  // by request id
   bool pumping_ = false;            // a thread in Wait() is reading replies (Van::Pump)
+  std::thread::id pumper_;          // which one, while pumping_
 
   std::thread timeout_thread_;
   std::mutex stop_mu_;

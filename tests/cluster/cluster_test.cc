@@ -166,8 +166,8 @@ TEST(ClusterTest, ThreadsWaitingAtOnceShareTheReadingOfReplies) {
   cluster::LocalCluster lc(ClusterOptions(/*servers=*/1, /*external_workers=*/1));
   ASSERT_TRUE(lc.Start().ok());
   TestWorker w(lc.scheduler_endpoint());
-  ASSERT_TRUE(w.node.van().pumps_links());
   ASSERT_TRUE(w.Start().ok());
+  ASSERT_TRUE(w.node.van().pumps_links());
   ASSERT_EQ(w.node.van().PeerAddress(w.node.table().servers.at(0).id()).rfind("unix://", 0), 0u);
   ASSERT_TRUE(w.kv.CreateTable(SgdTable(1, 1)).ok());
   constexpr int kThreads = 4, kRounds = 200;

@@ -156,6 +156,37 @@ TEST(VanTest, PumpedLinksAreReadByTheCallerAndTcpByTheReceiveThread) {
   receiver.Pump(/*timeout_ms=*/10);  // after Stop: returns at once
 }
 
+// A waiter whose reply comes another way (over ZeroMQ, on the receive thread) wakes the
+// thread that pumps for it: Pump returns on WakePump, not at the end of its timeout.
+TEST(VanTest, WakePumpEndsAPumpUnderWay) {
+  Van van;
+  ASSERT_TRUE(van.Bind("127.0.0.1:0").ok());
+  ASSERT_TRUE(van.BindLocal("sparrow-van-wake-" + std::to_string(getpid())).ok());
+  van.PumpLinksFromCallers();
+  van.Start([](Message&&) {});
+  EXPECT_TRUE(van.pumps_links());
+  std::thread waker([&] {
+    std::this_thread::sleep_for(std::chrono::milliseconds(50));
+    van.WakePump();
+  });
+  const auto t0 = std::chrono::steady_clock::now();
+  van.Pump(/*timeout_ms=*/20000);
+  EXPECT_LT(std::chrono::steady_clock::now() - t0, std::chrono::seconds(10));
+  waker.join();
+  van.WakePump();  // a wake with no pump under way ends the next one at once
+  van.Pump(/*timeout_ms=*/20000);
+  van.Stop();
+}
+
+// Without a local listener there is nothing to pump: waiters sleep on their condition
+// variable and the receive thread, which reads every reply, wakes them.
+TEST(VanTest, NoListenerNoPumping) {
+  Van van;
+  ASSERT_TRUE(van.Bind("127.0.0.1:0").ok());
+  van.PumpLinksFromCallers();
+  EXPECT_FALSE(van.pumps_links());
+}
+
 TEST(VanTest, ALocalNameInUseIsAClearError) {
   Van a, b;
   ASSERT_TRUE(a.Bind("127.0.0.1:0").ok());
