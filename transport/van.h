@@ -66,11 +66,12 @@ class Van {
   // Pump() have anything to read.
   bool pumps_links() const { return pump_links_ && listening_; }
 
-  // After a poll that found work, the receive thread and Pump() poll again without
-  // sleeping for up to `us` microseconds before they sleep: a message that arrives in that
-  // window is read without a wake-up, which on a VM is an inter-processor interrupt of
-  // tens of microseconds on each side of a round trip. Costs up to `us` of CPU after each
-  // burst of messages, none while idle. 0 turns it off. Call before Start().
+  // After a poll that found work, the receive thread (when it reads links) and Pump() poll
+  // again without sleeping for up to `us` microseconds before they sleep: a message that
+  // arrives in that window is read without a wake-up, which on a VM is an inter-processor
+  // interrupt of tens of microseconds on each side of a round trip. Costs up to `us` of
+  // CPU after each burst of messages, none while idle. 0 turns it off. Call before
+  // Start().
   void SetPollSpin(int us) { poll_spin_us_ = us; }
   // Reads every message waiting on the pumped links and hands each to the handler on this
   // thread; when none is waiting, first waits up to `timeout_ms` for one, or until
