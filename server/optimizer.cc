@@ -3,26 +3,11 @@
 namespace sparrow::server {
 namespace {
 
-uint64_t Mix(uint64_t x) {
-  // SplitMix64's finaliser: a bijection with full avalanche.
-  x += 0x9E3779B97F4A7C15ull;
-  x = (x ^ (x >> 30)) * 0xBF58476D1CE4E5B9ull;
-  x = (x ^ (x >> 27)) * 0x94D049BB133111EBull;
-  return x ^ (x >> 31);
-}
-
 float Or(float v, float dflt) {
   return v == 0.0f ? dflt : v;
 }
 
 }  // namespace
-
-float InitialWeight(uint64_t key, uint64_t seed, uint32_t column, float scale) {
-  if (scale == 0.0f) return 0.0f;
-  const uint64_t h = Mix(key ^ Mix(seed ^ (static_cast<uint64_t>(column) << 32)));
-  const double u = static_cast<double>(h >> 11) * (1.0 / 9007199254740992.0);  // [0, 1)
-  return static_cast<float>((2.0 * u - 1.0) * scale);
-}
 
 RuleParams RuleParams::FromSpec(const wire::TableSpec& s) {
   RuleParams p;
@@ -38,6 +23,8 @@ RuleParams RuleParams::FromSpec(const wire::TableSpec& s) {
   p.initial_accumulator = s.initial_accumulator();
   p.init_scale = s.init_scale();
   p.init_seed = s.init_seed();
+  p.column_salt.resize(p.width);
+  for (uint32_t j = 0; j < p.width; ++j) p.column_salt[j] = ColumnSalt(p.init_seed, j);
   return p;
 }
 

@@ -15,13 +15,40 @@
 
 #include <cmath>
 #include <cstdint>
+#include <vector>
 
 #include "proto/wire.pb.h"
 
 namespace sparrow::server {
 
+namespace internal {
+// SplitMix64's finaliser: a bijection with full avalanche.
+inline uint64_t Mix(uint64_t x) {
+  x += 0x9E3779B97F4A7C15ull;
+  x = (x ^ (x >> 30)) * 0xBF58476D1CE4E5B9ull;
+  x = (x ^ (x >> 27)) * 0x94D049BB133111EBull;
+  return x ^ (x >> 31);
+}
+}  // namespace internal
+
+// The part of InitialWeight that depends on (seed, column) only, computed once per column
+// (RuleParams::column_salt) rather than once per new row.
+inline uint64_t ColumnSalt(uint64_t seed, uint32_t column) {
+  return internal::Mix(seed ^ (static_cast<uint64_t>(column) << 32));
+}
+
+// InitialWeight(key, seed, column, scale) given salt == ColumnSalt(seed, column).
+inline float SaltedInitialWeight(uint64_t key, uint64_t salt, float scale) {
+  if (scale == 0.0f) return 0.0f;
+  const uint64_t h = internal::Mix(key ^ salt);
+  const double u = static_cast<double>(h >> 11) * (1.0 / 9007199254740992.0);  // [0, 1)
+  return static_cast<float>((2.0 * u - 1.0) * scale);
+}
+
 // Uniform in [-scale, scale], a pure function of (key, seed, column).
-float InitialWeight(uint64_t key, uint64_t seed, uint32_t column, float scale);
+inline float InitialWeight(uint64_t key, uint64_t seed, uint32_t column, float scale) {
+  return SaltedInitialWeight(key, ColumnSalt(seed, column), scale);
+}
 
 struct RuleParams {
   uint32_t width = 1;
@@ -31,6 +58,9 @@ struct RuleParams {
   float initial_accumulator = 0.0f;
   float init_scale = 0.0f;
   uint64_t init_seed = 0;
+  // ColumnSalt(init_seed, j) for each column j < width; the rules read it, so RuleParams
+  // come from FromSpec.
+  std::vector<uint64_t> column_salt;
 
   // Defaults for fields the spec leaves at 0 where 0 makes no sense (alpha, beta, lr, ...).
   static RuleParams FromSpec(const wire::TableSpec& spec);
@@ -41,7 +71,7 @@ struct SgdRule {
   static constexpr uint32_t StateFloats(uint32_t width) { return width; }
   void Init(uint64_t key, float* row) const {
     for (uint32_t j = 0; j < p.width; ++j)
-      row[j] = InitialWeight(key, p.init_seed, j, p.init_scale);
+      row[j] = SaltedInitialWeight(key, p.column_salt[j], p.init_scale);
   }
   void Update(float* row, const float* g) const {
     for (uint32_t j = 0; j < p.width; ++j) row[j] -= p.lr * (g[j] + p.l2 * row[j]);
@@ -56,7 +86,7 @@ struct AdaGradRule {
   static constexpr uint32_t StateFloats(uint32_t width) { return 2 * width; }
   void Init(uint64_t key, float* row) const {
     for (uint32_t j = 0; j < p.width; ++j) {
-      row[j] = InitialWeight(key, p.init_seed, j, p.init_scale);
+      row[j] = SaltedInitialWeight(key, p.column_salt[j], p.init_scale);
       row[p.width + j] = p.initial_accumulator;
     }
   }
@@ -85,7 +115,7 @@ struct FtrlRule {
   }
   void Init(uint64_t key, float* row) const {
     for (uint32_t j = 0; j < p.width; ++j) {
-      const float w0 = InitialWeight(key, p.init_seed, j, p.init_scale);
+      const float w0 = SaltedInitialWeight(key, p.column_salt[j], p.init_scale);
       // Choose z so that Weight(z, 0) == w0.
       const float sign = w0 < 0 ? -1.0f : 1.0f;
       row[j] = w0 == 0.0f ? 0.0f : -w0 * (p.beta / p.alpha + p.l2) - sign * p.l1;
@@ -114,7 +144,7 @@ struct AdamRule {
   static constexpr uint32_t StateFloats(uint32_t width) { return 3 * width + 1; }
   void Init(uint64_t key, float* row) const {
     for (uint32_t j = 0; j < p.width; ++j) {
-      row[j] = InitialWeight(key, p.init_seed, j, p.init_scale);
+      row[j] = SaltedInitialWeight(key, p.column_salt[j], p.init_scale);
       row[p.width + j] = 0.0f;
       row[2 * p.width + j] = 0.0f;
     }
