@@ -8,6 +8,7 @@
 #include <random>
 
 #include "data/batch_keys.h"
+#include "data/row_store.h"
 #include "models/model.h"
 
 namespace sparrow::models {
@@ -70,6 +71,34 @@ void BM_UniqueIds(benchmark::State& state) {
   state.counters["unique_keys"] = static_cast<double>(unique.size());
 }
 
+// Packing a worker's shard into the row store (data::RowStore: Append every row, then
+// Seal), as training does once: 80,000 rows shaped like MakeBatch's, ~34,000 distinct keys.
+void BM_PackRows(benchmark::State& state) {
+  const data::Batch one = MakeBatch();
+  std::vector<uint64_t> vocab;
+  std::vector<uint32_t> slot;
+  data::UniqueKeys(one, &vocab, &slot);
+  std::mt19937_64 rng(7);
+  data::Batch shard;
+  shard.has_fields = true;
+  for (size_t r = 0; r < 80000; ++r) {
+    const size_t src = rng() % kRows;
+    shard.AppendRow(one, src);
+    for (size_t i = shard.keys.size() - kFields; i < shard.keys.size(); ++i) {
+      shard.keys[i] ^= (rng() % 17) << 40;  // ~17 variants of each key: ~34k distinct
+    }
+  }
+  for (auto _ : state) {
+    data::RowStore store(true);
+    store.Reserve(shard.rows(), shard.nnz());
+    for (size_t r = 0; r < shard.rows(); ++r) store.Append(shard, r);
+    store.Seal();
+    benchmark::DoNotOptimize(store.keys().data());
+    state.counters["distinct_keys"] = static_cast<double>(store.keys().size());
+  }
+  state.SetItemsProcessed(state.iterations() * shard.rows());
+}
+
 void BM_ForwardBackward(benchmark::State& state) {
   ModelSpec spec;
   spec.kind = static_cast<ModelKind>(state.range(0));
@@ -98,6 +127,7 @@ void BM_ForwardBackward(benchmark::State& state) {
 
 BENCHMARK(BM_UniqueKeys);
 BENCHMARK(BM_UniqueIds);
+BENCHMARK(BM_PackRows)->Unit(benchmark::kMillisecond);
 BENCHMARK(BM_ForwardBackward)
     ->Args({static_cast<int>(ModelKind::kLR), 0})
     ->Args({static_cast<int>(ModelKind::kFM), 4})

@@ -77,9 +77,12 @@ class RowStore {
   std::vector<uint64_t> start_{0};  // rows() + 1 entries
   std::vector<uint64_t> keys_;      // by id: arrival order until Seal, then ascending
   // Key -> id while appending: open addressing over a power-of-two table, kept at most
-  // half full; slot value 0 is free, else id + 1.
-  std::vector<uint64_t> map_keys_;
-  std::vector<uint32_t> map_ids_;
+  // half full; a slot's key and id share a cache line, so a lookup costs one miss.
+  struct MapSlot {
+    uint64_t key;
+    uint32_t id_plus_one;  // 0: free
+  };
+  std::vector<MapSlot> map_;
 };
 
 }  // namespace sparrow::data
