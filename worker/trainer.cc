@@ -46,7 +46,7 @@ Trainer::Trainer(cluster::Node* node, KVClient* kv, config::ExperimentConfig cfg
   dir_.root = std::move(run_dir);
 }
 
-Status Trainer::Load(data::SplitPart part, bool test, std::vector<data::Batch>* out, size_t* rows) {
+Status Trainer::Load(data::SplitPart part, bool test, const data::BatchSink& take) {
   const auto& d = cfg_.data();
   std::vector<std::string> files(test && d.test_size() ? d.test().begin() : d.train().begin(),
                                  test && d.test_size() ? d.test().end() : d.train().end());
@@ -55,18 +55,10 @@ Status Trainer::Load(data::SplitPart part, bool test, std::vector<data::Batch>* 
   ro.shard = node_->rank();
   ro.num_shards = node_->table().workers.size();
   ro.part = (test && d.test_size()) ? data::SplitPart::kAll : part;
-  *rows = 0;
   data::ReadStats stats;
   SPARROW_RETURN_IF_ERROR(data::ReadText(
       d, features_, files, ro,
-      [&](const data::Batch& b) {
-        if (!b.empty()) {
-          out->push_back(b);
-          *rows += b.rows();
-        }
-        return Status::Ok();
-      },
-      &stats));
+      [&](const data::Batch& b) { return b.empty() ? Status::Ok() : take(b); }, &stats));
   if (stats.bad_lines > 0) {
     LOG(WARNING) << "skipped " << stats.bad_lines << " bad line(s); first: " << stats.first_bad;
   }
@@ -275,43 +267,70 @@ Status Trainer::Evaluate(int epoch) {
   return Status::Ok();
 }
 
-void Trainer::HoldOutValidation() {
+bool Trainer::HeldOut(uint32_t batch, uint32_t row) const {
   const double fraction = cfg_.train().validation_fraction();
-  if (fraction <= 0) return;
-  std::vector<std::pair<uint32_t, uint32_t>> keep;
+  if (fraction <= 0) return false;
+  // A hash of the row's place in this worker's shard: the same rows every run.
+  uint64_t h = (static_cast<uint64_t>(node_->rank()) << 48) ^ (uint64_t{batch} << 24) ^ row;
+  h = (h ^ (h >> 31)) * 0x7FB5D329728EA185ull;
+  h ^= h >> 27;
+  return static_cast<double>(h >> 11) * (1.0 / 9007199254740992.0) < fraction;
+}
+
+void Trainer::ReserveForShard(const data::Batch& first) {
+  // A batch holds the rows of about chunk_bytes of text, so the shard's share of the
+  // files' bytes, in chunks, times the first batch's rows and non-zeros sizes the store.
+  // Compressed files are larger than they look: the store then grows by doubling.
+  uint64_t bytes = 0;
+  for (const std::string& f : cfg_.data().train()) {
+    std::error_code ec;
+    const uintmax_t n = std::filesystem::file_size(f, ec);
+    if (!ec) bytes += n;
+  }
+  const double chunks = static_cast<double>(bytes) /
+                        std::max<size_t>(1, node_->table().workers.size()) /
+                        static_cast<double>(data::ReadOptions().chunk_bytes);
+  if (chunks < 2) return;
+  const double slack = 1.02;  // chunks are cut at line ends, so they run a little over
+  store_.Reserve(static_cast<size_t>(chunks * slack * static_cast<double>(first.rows())),
+                 static_cast<size_t>(chunks * slack * static_cast<double>(first.nnz())));
+}
+
+Status Trainer::LoadTraining(size_t* read_rows, uint64_t* expected_keys) {
+  data::DistinctKeys distinct;
   data::Batch valid;
-  valid.has_fields = !train_.empty() && train_[0].has_fields;
-  for (const auto& [bi, ri] : rows_) {
-    // A hash of the row's place in this worker's shard: the same rows every run.
-    uint64_t h = (static_cast<uint64_t>(node_->rank()) << 48) ^ (uint64_t{bi} << 24) ^ ri;
-    h = (h ^ (h >> 31)) * 0x7FB5D329728EA185ull;
-    h ^= h >> 27;
-    if (static_cast<double>(h >> 11) * (1.0 / 9007199254740992.0) < fraction) {
-      valid.AppendRow(train_[bi], ri);
+  uint32_t batch = 0;  // index of the non-empty batch, for HeldOut
+  *read_rows = 0;
+  SPARROW_RETURN_IF_ERROR(Load(data::SplitPart::kTrain, false, [&](const data::Batch& b) {
+    SPARROW_RETURN_IF_ERROR(models::CheckBatch(spec_, b));
+    if (batch == 0) {
+      store_ = data::RowStore(b.has_fields);
+      valid.has_fields = b.has_fields;
+      ReserveForShard(b);
+    }
+    for (uint64_t k : b.keys) distinct.Add(k);
+    for (uint32_t r = 0; r < b.rows(); ++r) {
+      if (!HeldOut(batch, r)) {
+        store_.Append(b, r);
+        continue;
+      }
+      valid.AppendRow(b, r);
       if (valid.rows() == 4096) {
         valid_.push_back(valid);
         valid.Clear();
       }
-    } else {
-      keep.emplace_back(bi, ri);
     }
-  }
+    *read_rows += b.rows();
+    ++batch;
+    return Status::Ok();
+  }));
   if (!valid.empty()) valid_.push_back(valid);
-  rows_ = std::move(keep);
-  train_rows_ = rows_.size();
-}
-
-void Trainer::PackRows() {
-  store_ = data::RowStore(!train_.empty() && train_[0].has_fields);
-  size_t nnz = 0;
-  for (const auto& [bi, ri] : rows_) {
-    nnz += train_[bi].row_offsets[ri + 1] - train_[bi].row_offsets[ri];
-  }
-  store_.Reserve(rows_.size(), nnz);
-  for (const auto& [bi, ri] : rows_) store_.Append(train_[bi], ri);
   store_.Seal();
-  std::vector<data::Batch>().swap(train_);
-  std::vector<std::pair<uint32_t, uint32_t>>().swap(rows_);
+  train_rows_ = store_.rows();
+  // Tables sized for this shard's keys (plus slack for the estimate's error) fill without
+  // rehashing; other workers' shards add what they add.
+  *expected_keys = distinct.Estimate() + distinct.Estimate() / 16;
+  return Status::Ok();
 }
 
 Status Trainer::ValidationLoss(int epoch, double* loss) {
@@ -362,28 +381,21 @@ Status Trainer::Run() {
   }
   SPARROW_ASSIGN_OR_RETURN(spec_, experiment::ModelSpecOf(cfg_, features_));
   const auto load_start = std::chrono::steady_clock::now();
-  SPARROW_RETURN_IF_ERROR(Load(data::SplitPart::kTrain, false, &train_, &train_rows_));
-  SPARROW_RETURN_IF_ERROR(Load(data::SplitPart::kTest, true, &test_, &test_rows_));
-  Say("loaded rows=%zu test_rows=%zu seconds=%.6f unix_ms=%lld", train_rows_, test_rows_,
+  size_t read_rows = 0;
+  uint64_t expected = 0;
+  SPARROW_RETURN_IF_ERROR(LoadTraining(&read_rows, &expected));
+  SPARROW_RETURN_IF_ERROR(Load(data::SplitPart::kTest, true, [&](const data::Batch& b) {
+    SPARROW_RETURN_IF_ERROR(models::CheckBatch(spec_, b));
+    test_.push_back(b);
+    test_rows_ += b.rows();
+    return Status::Ok();
+  }));
+  Say("loaded rows=%zu test_rows=%zu seconds=%.6f unix_ms=%lld", read_rows, test_rows_,
       std::chrono::duration<double>(std::chrono::steady_clock::now() - load_start).count(),
       static_cast<long long>(cluster::UnixMs()));
-  for (const auto& b : train_) SPARROW_RETURN_IF_ERROR(models::CheckBatch(spec_, b));
-  for (const auto& b : test_) SPARROW_RETURN_IF_ERROR(models::CheckBatch(spec_, b));
-  // Tables sized for this shard's keys (plus slack for the estimate's error) fill
-  // without rehashing; other workers' shards add what they add.
-  data::DistinctKeys distinct;
-  for (const auto& b : train_) {
-    for (uint64_t k : b.keys) distinct.Add(k);
-  }
-  const uint64_t expected = distinct.Estimate() + distinct.Estimate() / 16;
   for (const auto& t : experiment::TableSpecsOf(cfg_, spec_, expected)) {
     SPARROW_RETURN_IF_ERROR(kv_->CreateTable(t));
   }
-  for (uint32_t bi = 0; bi < train_.size(); ++bi) {
-    for (uint32_t r = 0; r < train_[bi].rows(); ++r) rows_.emplace_back(bi, r);
-  }
-  HoldOutValidation();
-  PackRows();
   const size_t bs = cfg_.train().batch_size();
   SPARROW_RETURN_IF_ERROR(AgreeOnSteps((train_rows_ + bs - 1) / bs, &steps_per_epoch_));
   LOG(INFO) << "worker " << node_->rank() << ": " << train_rows_ << " training rows, " << test_rows_

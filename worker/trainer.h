@@ -52,7 +52,20 @@ class Trainer {
  private:
   struct Step;  // one minibatch and its pulled rows
 
-  Status Load(data::SplitPart part, bool test, std::vector<data::Batch>* out, size_t* rows);
+  // Reads this worker's shard of `part` (or the test files, if `test` and the config has
+  // them) and hands each non-empty batch to `take`, in file order.
+  Status Load(data::SplitPart part, bool test, const data::BatchSink& take);
+  // Reads the training split straight into store_ (sealed at the end), holding out the
+  // validation rows into valid_: no copy of the data as read is kept, so a worker's peak
+  // memory is the packed rows, not those plus the reader's batches. *read_rows counts every
+  // row read; *expected_keys estimates this shard's distinct keys, with slack.
+  Status LoadTraining(size_t* read_rows, uint64_t* expected_keys);
+  // Reserves store_ for this worker's share of the training files, estimated from the
+  // `first` batch read (see the definition); no-op for small inputs.
+  void ReserveForShard(const data::Batch& first);
+  // Whether row `row` of the `batch`-th non-empty training batch is held out for
+  // validation (validation_fraction of them, the same rows every run).
+  bool HeldOut(uint32_t batch, uint32_t row) const;
   Status AgreeOnSteps(size_t my_steps, size_t* steps);
   Status TrainEpoch(int epoch);
   // Runs steps first, first + stride, ... of the epoch whose row order is `order`,
@@ -72,11 +85,6 @@ class Trainer {
   Status Evaluate(int epoch);
   // Scores `batches` with the current weights.
   Status ScoreBatches(const std::vector<data::Batch>& batches, std::vector<models::Scored>* out);
-  // Holds out validation_fraction of the training rows into valid_.
-  void HoldOutValidation();
-  // Packs the training rows left in rows_ into store_ (allocated once) and releases the
-  // reader's batches: from here on training reads store_.
-  void PackRows();
   // Mean validation loss over every worker (summed through the servers' meta table).
   Status ValidationLoss(int epoch, double* loss);
 
@@ -93,9 +101,8 @@ class Trainer {
   data::FeatureSpec features_;
   experiment::RunDir dir_;
   models::ModelSpec spec_;
-  std::vector<data::Batch> train_, test_, valid_;    // train_: as read, until packed
-  std::vector<std::pair<uint32_t, uint32_t>> rows_;  // (batch, row) of each row, until packed
-  data::RowStore store_;                             // the training rows, packed
+  std::vector<data::Batch> test_, valid_;
+  data::RowStore store_;  // the training rows, packed
   size_t train_rows_ = 0, test_rows_ = 0;
   size_t steps_per_epoch_ = 0;
   models::Workspace ws_;
