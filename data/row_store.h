@@ -18,7 +18,8 @@
 // records live in one buffer on huge pages (core/large_buffer.h): packing fremtpl's 95 MB
 // on 4 KiB pages cost 0.7 s of page faults.
 //
-// Thread safety: Append and Seal on one thread; then Gather from any number of threads.
+// Thread safety: Append and Seal from one thread at a time (calls ordered by the caller);
+// then Gather from any number of threads.
 #pragma once
 
 #include <cstddef>
