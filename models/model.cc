@@ -111,6 +111,26 @@ void AddScaledBlock(float* g, float c, const float* v) {
   for (uint32_t q = 0; q < K; q += 4) Store4(g + q, Load4(g + q) + c * Load4(v + q));
 }
 
+// <a, b> over a k-element block (k == K when K > 0): on vectors where kVectorBlocks.
+template <typename Real, uint32_t K>
+Real BlockDot(const Real* a, const Real* b, uint32_t k) {
+  if constexpr (kVectorBlocks<Real, K>) {
+    return DotBlock<K>(a, b);
+  } else {
+    return Dot(a, b, k);
+  }
+}
+
+// g[0..k) += c * v[0..k) (k == K when K > 0): on vectors where kVectorBlocks.
+template <typename Real, uint32_t K>
+void BlockAddScaled(Real* g, Real c, const Real* v, uint32_t k) {
+  if constexpr (kVectorBlocks<Real, K>) {
+    AddScaledBlock<K>(g, c, v);
+  } else {
+    for (uint32_t j = 0; j < k; ++j) g[j] += c * v[j];
+  }
+}
+
 // Calls fn(std::integral_constant<uint32_t, K>) with K == k for the common factor sizes,
 // K == 0 (meaning "use k") otherwise: the FFM pair loops run k-wide for every pair of a
 // row, and a compile-time k lets them unroll into a few vector instructions. Same
@@ -151,16 +171,10 @@ Real FfmPairTerm(const data::Batch& batch, const uint32_t* slot, const Real* v, 
   Real pair = 0;
   WithFactorSize(k, [&](auto K) {
     const uint32_t kk = K() ? K() : k;
-    if constexpr (kVectorBlocks<Real, K()>) {
-      ForEachFfmPair<Real>(batch, slot, kk, width, s,
-                           [&](size_t, size_t, size_t a, size_t b, Real xx) {
-                             pair += DotBlock<K()>(v + a, v + b) * xx;
-                           });
-    } else {
-      ForEachFfmPair<Real>(
-          batch, slot, kk, width, s,
-          [&](size_t, size_t, size_t a, size_t b, Real xx) { pair += Dot(v + a, v + b, kk) * xx; });
-    }
+    ForEachFfmPair<Real>(batch, slot, kk, width, s,
+                         [&](size_t, size_t, size_t a, size_t b, Real xx) {
+                           pair += BlockDot<Real, K()>(v + a, v + b, kk) * xx;
+                         });
   });
   return pair;
 }
@@ -214,25 +228,14 @@ void RowBackward(const ModelSpec& spec, const data::Batch& batch, const uint32_t
       // both updates land on it, which is the derivative of <a, a>.
       WithFactorSize(k, [&](auto K) {
         const uint32_t kk = K() ? K() : k;
-        if constexpr (kVectorBlocks<Real, K()>) {
-          // Block a's update first, then b's: when a == b the two updates still land on
-          // each element in the scalar loop's order.
-          ForEachFfmPair<Real>(batch, slot, kk, spec.FactorWidth(), s,
-                               [&](size_t, size_t, size_t a, size_t b, Real xx) {
-                                 const Real c = g * xx;
-                                 AddScaledBlock<K()>(gv + a, c, v + b);
-                                 AddScaledBlock<K()>(gv + b, c, v + a);
-                               });
-        } else {
-          ForEachFfmPair<Real>(batch, slot, kk, spec.FactorWidth(), s,
-                               [&](size_t, size_t, size_t a, size_t b, Real xx) {
-                                 const Real c = g * xx;
-                                 for (uint32_t j = 0; j < kk; ++j) {
-                                   gv[a + j] += c * v[b + j];
-                                   gv[b + j] += c * v[a + j];
-                                 }
-                               });
-        }
+        // Block a's update first, then b's: blocks are equal or disjoint, and when a == b
+        // each element still gets its two updates in the same order.
+        ForEachFfmPair<Real>(batch, slot, kk, spec.FactorWidth(), s,
+                             [&](size_t, size_t, size_t a, size_t b, Real xx) {
+                               const Real c = g * xx;
+                               BlockAddScaled<Real, K()>(gv + a, c, v + b, kk);
+                               BlockAddScaled<Real, K()>(gv + b, c, v + a, kk);
+                             });
       });
       break;
     }
