@@ -5,7 +5,8 @@
 // rather than in the reader so readers stay cheap when the consumer does not need it
 // (conversion, evaluation).
 //
-// Cost: O(nnz log nnz); buffers are the caller's and reused, so steady state allocates
+// Cost: O(nnz) to number the keys (data/key_numbering.h), then a bucket sort of the
+// distinct ones; buffers are the caller's and reused, so steady state allocates
 // nothing.
 #pragma once
 

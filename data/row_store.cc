@@ -4,7 +4,6 @@
 
 #include <algorithm>
 #include <cstring>
-#include <limits>
 
 namespace sparrow::data {
 namespace {
@@ -19,10 +18,6 @@ template <typename T>
 void Put(unsigned char*& p, const T* v, size_t n) {
   std::memcpy(p, v, n * sizeof(T));
   p += n * sizeof(T);
-}
-
-size_t Hash(uint64_t key, size_t mask) {
-  return static_cast<size_t>((key * 0x9E3779B97F4A7C15ull) >> 32) & mask;
 }
 
 }  // namespace
@@ -40,30 +35,6 @@ void RowStore::Reserve(size_t rows, size_t nnz) {
   if (want > capacity_) Grow(want);
 }
 
-uint32_t RowStore::IdOf(uint64_t key) {
-  if (2 * (keys_.size() + 1) > map_.size()) {  // keep the map at most half full
-    const size_t size = std::max<size_t>(1024, 2 * map_.size());
-    std::vector<MapSlot> old(size, MapSlot{0, 0});
-    old.swap(map_);
-    for (const MapSlot& s : old) {
-      if (s.id_plus_one == 0) continue;
-      size_t h = Hash(s.key, size - 1);
-      while (map_[h].id_plus_one != 0) h = (h + 1) & (size - 1);
-      map_[h] = s;
-    }
-  }
-  const size_t mask = map_.size() - 1;
-  size_t h = Hash(key, mask);
-  while (map_[h].id_plus_one != 0 && map_[h].key != key) h = (h + 1) & mask;
-  if (map_[h].id_plus_one == 0) {
-    CHECK_LT(keys_.size(), size_t{std::numeric_limits<uint32_t>::max()})
-        << "a row store holds fewer than 2^32 distinct keys";
-    keys_.push_back(key);
-    map_[h] = MapSlot{key, static_cast<uint32_t>(keys_.size())};
-  }
-  return map_[h].id_plus_one - 1;
-}
-
 void RowStore::Append(const Batch& src, size_t r) {
   CHECK(!sealed_) << "RowStore::Append after Seal";
   const uint64_t b = src.row_offsets[r], e = src.row_offsets[r + 1];
@@ -79,12 +50,9 @@ void RowStore::Append(const Batch& src, size_t r) {
   // cache misses of a row overlap instead of following one another.
   for (uint64_t i = b; i < e; i += kIdBlock) {
     const size_t m = std::min<uint64_t>(kIdBlock, e - i);
-    if (!map_.empty()) {
-      for (size_t j = 0; j < m; ++j)
-        __builtin_prefetch(&map_[Hash(src.keys[i + j], map_.size() - 1)]);
-    }
+    for (size_t j = 0; j < m; ++j) ids_.Prefetch(src.keys[i + j]);
     uint32_t ids[kIdBlock];
-    for (size_t j = 0; j < m; ++j) ids[j] = IdOf(src.keys[i + j]);
+    for (size_t j = 0; j < m; ++j) ids[j] = ids_.Number(src.keys[i + j]);
     Put(p, ids, m);
   }
   Put(p, src.values.data() + b, nnz);
@@ -95,17 +63,10 @@ void RowStore::Append(const Batch& src, size_t r) {
 void RowStore::Seal() {
   if (sealed_) return;
   sealed_ = true;
-  std::vector<MapSlot>().swap(map_);
-  // rank[arrival id] = position of its key in ascending order. (key, id) pairs sort in
-  // place, faster than ids ordered through their keys.
-  std::vector<std::pair<uint64_t, uint32_t>> by_key(keys_.size());
-  for (size_t i = 0; i < by_key.size(); ++i) by_key[i] = {keys_[i], static_cast<uint32_t>(i)};
-  std::sort(by_key.begin(), by_key.end());
-  std::vector<uint32_t> rank(keys_.size());
-  for (size_t r = 0; r < by_key.size(); ++r) {
-    rank[by_key[r].second] = static_cast<uint32_t>(r);
-    keys_[r] = by_key[r].first;
-  }
+  // rank[arrival id] = position of its key in ascending order.
+  std::vector<uint32_t> rank;
+  ids_.Rank(&keys_, &rank);
+  ids_ = KeyNumbering();
   for (uint32_t row = 0; row < rows(); ++row) {
     unsigned char* p = data_.get() + start_[row] + kHeader;
     const size_t nnz = Nnz(row);

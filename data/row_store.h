@@ -11,7 +11,8 @@
 // distinct keys, so ids are dense, [0, keys().size()), and ordered as the keys are. A
 // minibatch's keys are then deduplicated with a bitmap over the ids instead of a hash
 // table, and sorted by the same pass (data::UniqueIds), and a record is 4 bytes a
-// non-zero smaller. Ids are numbered as keys arrive and renumbered in key order by Seal().
+// non-zero smaller. Ids are numbered as keys arrive (data/key_numbering.h) and renumbered
+// in key order by Seal().
 //
 // Record of a row, at byte start_[row]: u32 nnz | f32 label | f32 weight | f32 offset |
 // u32 ids[nnz] | f32 values[nnz] | u32 fields[nnz] (fields only if has_fields). The
@@ -28,6 +29,7 @@
 
 #include "core/large_buffer.h"
 #include "data/batch.h"
+#include "data/key_numbering.h"
 
 namespace sparrow::data {
 
@@ -68,22 +70,14 @@ class RowStore {
   size_t RecordBytes(size_t nnz) const { return kHeader + nnz * NonZeroBytes(); }
   // Moves the records into a buffer of at least `bytes` bytes.
   void Grow(size_t bytes);
-  // The id of `key`, numbering it if new (ids in order of arrival until Seal).
-  uint32_t IdOf(uint64_t key);
 
   bool has_fields_;
   bool sealed_ = false;
   LargeBuffer<unsigned char> data_;
   size_t size_ = 0, capacity_ = 0;  // bytes of data_ used and held
   std::vector<uint64_t> start_{0};  // rows() + 1 entries
-  std::vector<uint64_t> keys_;      // by id: arrival order until Seal, then ascending
-  // Key -> id while appending: open addressing over a power-of-two table, kept at most
-  // half full; a slot's key and id share a cache line, so a lookup costs one miss.
-  struct MapSlot {
-    uint64_t key;
-    uint32_t id_plus_one;  // 0: free
-  };
-  std::vector<MapSlot> map_;
+  KeyNumbering ids_;                // key -> id in arrival order, until Seal
+  std::vector<uint64_t> keys_;      // by id, ascending: from Seal on
 };
 
 }  // namespace sparrow::data
