@@ -60,6 +60,13 @@ void RoundTrip(bool local, int spin_us = 0) {
   Message m = PushOf(keys, vals);
   ASSERT_TRUE(sender.Send(0, m).ok());
   ASSERT_TRUE(inbox.WaitFor(1));
+  // A second message, sent while a spinning receiver may still be polling without sleep.
+  // Both are read once both have arrived: the receive thread's second push_back may move
+  // the first.
+  Message again = PushOf(keys, vals);
+  again.header.set_request_id(43);
+  ASSERT_TRUE(sender.Send(0, again).ok());
+  ASSERT_TRUE(inbox.WaitFor(2));
   const Message& r = inbox.got[0];
   EXPECT_EQ(r.header.command(), wire::PUSH);
   EXPECT_EQ(r.header.request_id(), 42u);
@@ -70,11 +77,6 @@ void RoundTrip(bool local, int spin_us = 0) {
     EXPECT_EQ(r.keys(0)[i], keys[i]);
     EXPECT_EQ(r.values(0)[i], vals[i]);
   }
-  // A second message, sent while a spinning receiver may still be polling without sleep.
-  Message again = PushOf(keys, vals);
-  again.header.set_request_id(43);
-  ASSERT_TRUE(sender.Send(0, again).ok());
-  ASSERT_TRUE(inbox.WaitFor(2));
   EXPECT_EQ(inbox.got[1].header.request_id(), 43u);
   sender.Stop();
   const auto t0 = std::chrono::steady_clock::now();
