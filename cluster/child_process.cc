@@ -184,7 +184,10 @@ void ChildProcess::ReadStdoutLines(const std::function<void(const std::string&)>
 
 std::string DescribeExit(int status) {
   if (status >= 0) return "exit " + std::to_string(status);
-  return "killed by signal " + std::to_string(-status) + " (" + strsignal(-status) + ")";
+  const char* abbrev = sigabbrev_np(-status);
+  const std::string name =
+      abbrev ? std::string("SIG") + abbrev : "signal " + std::to_string(-status);
+  return "killed by " + name + " (" + strsignal(-status) + ")";
 }
 
 }  // namespace sparrow::cluster

@@ -56,7 +56,7 @@ class ChildProcess {
   std::optional<int> exit_status_;
 };
 
-// Describes an exit status from Wait(): "exit 0", "killed by signal 9 (Killed)".
+// Describes an exit status from Wait(): "exit 0", "killed by SIGKILL (Killed)".
 std::string DescribeExit(int status);
 
 }  // namespace sparrow::cluster

@@ -3,13 +3,69 @@
 #include <glog/logging.h>
 #include <signal.h>
 
+#include <algorithm>
+#include <cstdio>
+#include <fstream>
+#include <sstream>
+
 #include "scheduler/scheduler.h"
 
 namespace sparrow::cluster {
 
+namespace {
+
+// The line of a log that says most about how its process ended: where the failure
+// signal handler's stack trace says it was (its "PC:" line, or when that is unknown the
+// first frame in Sparrow's code), else the last line.
+std::string LastWords(const std::string& path) {
+  std::ifstream in(path, std::ios::binary);
+  if (!in) return "";
+  in.seekg(0, std::ios::end);
+  const std::streamoff size = in.tellg();
+  const std::streamoff from = std::max<std::streamoff>(0, size - 16384);
+  in.seekg(from);
+  std::string tail(static_cast<size_t>(size - from), '\0');
+  in.read(tail.data(), static_cast<std::streamsize>(tail.size()));
+  std::istringstream lines(tail);
+  std::string line, last, where;
+  bool in_trace = false;
+  while (std::getline(lines, line)) {
+    if (line.empty()) continue;
+    last = line;
+    if (line.rfind("*** Aborted at", 0) == 0) {
+      in_trace = true;
+      where.clear();
+    } else if (in_trace && where.empty() && line.rfind("PC: @", 0) == 0 &&
+               line.find("(unknown)") == std::string::npos) {
+      where = line;
+    } else if (in_trace && where.empty() && line.find(" sparrow::") != std::string::npos) {
+      where = "in " + line.substr(line.find("sparrow::"));
+    }
+  }
+  return where.empty() ? last : where;
+}
+
+}  // namespace
+
 LocalCluster::LocalCluster(LocalClusterOptions options) : options_(std::move(options)) {}
 
+void LocalCluster::OnChildExit(pid_t pid, int status) {
+  const Started& s = started_.at(pid);
+  const double secs =
+      std::chrono::duration<double>(std::chrono::steady_clock::now() - s.at).count();
+  char after[32];
+  std::snprintf(after, sizeof(after), " after %.1f s", secs);
+  std::string how =
+      (status >= 0 ? "exited with status " + std::to_string(status) : DescribeExit(status)) + after;
+  if (!s.log_path.empty()) {
+    const std::string words = LastWords(s.log_path);
+    how += "; its log " + s.log_path + (words.empty() ? " is empty" : " ends: " + words);
+  }
+  scheduler_->ProcessExited(pid, s.label, how, /*signaled=*/status < 0);
+}
+
 LocalCluster::~LocalCluster() {
+  exit_watch_.Stop();
   if (scheduler_thread_.joinable()) {
     RequestShutdown("launcher exiting");
     scheduler_thread_.join();
@@ -48,6 +104,8 @@ Status LocalCluster::Start() {
     if (!options_.log_dir.empty())
       so2.stderr_path = options_.log_dir + "/server-" + std::to_string(i) + ".log";
     SPARROW_ASSIGN_OR_RETURN(ChildProcess c, ChildProcess::Spawn(argv, so2));
+    started_[c.pid()] = {"server process " + std::to_string(i), so2.stderr_path,
+                         std::chrono::steady_clock::now()};
     servers_.push_back(std::move(c));
   }
   worker_stdout_.resize(options_.workers);
@@ -59,7 +117,16 @@ Status LocalCluster::Start() {
     if (!options_.log_dir.empty())
       so2.stderr_path = options_.log_dir + "/worker-" + std::to_string(i) + ".log";
     SPARROW_ASSIGN_OR_RETURN(ChildProcess c, ChildProcess::Spawn(argv, so2));
+    started_[c.pid()] = {"worker process " + std::to_string(i), so2.stderr_path,
+                         std::chrono::steady_clock::now()};
     workers_.push_back(std::move(c));
+  }
+  std::vector<pid_t> pids;
+  for (const auto& [pid, s] : started_) pids.push_back(pid);
+  Status watching =
+      exit_watch_.Start(pids, [this](pid_t pid, int status) { OnChildExit(pid, status); });
+  if (!watching.ok()) {
+    LOG(WARNING) << "deaths of children are found by heartbeats only: " << watching.message();
   }
   if (options_.capture_worker_stdout) {
     // Drain each pipe as it fills, so a chatty worker never blocks on a full pipe.
@@ -82,6 +149,7 @@ void LocalCluster::RequestShutdown(const std::string& reason) {
 LocalClusterResult LocalCluster::Wait() {
   LocalClusterResult r;
   if (scheduler_thread_.joinable()) scheduler_thread_.join();
+  exit_watch_.Stop();  // before the children are reaped below
   r.status = scheduler_status_;
   // After SHUTDOWN a node needs a moment to leave; past that, it is stuck: end it.
   auto reap = [](std::vector<ChildProcess>& v, std::vector<int>* exits) {

@@ -3,18 +3,24 @@
 // the `sparrow train` launcher; tests use it to run real processes over loopback.
 //
 // Every child dies with this process (PR_SET_PDEATHSIG); Stop() or the destructor ends
-// any still running.
+// any still running. A child that dies while the cluster runs is reported to the
+// scheduler the moment it ends (cluster/exit_watch.h), with how it ended, how long after
+// its start, and the end of its log, and the run fails then instead of after a heartbeat
+// timeout.
 //
 // Thread safety: one owner thread; RequestShutdown() from any thread (signal handling).
 #pragma once
 
+#include <chrono>
 #include <functional>
+#include <map>
 #include <memory>
 #include <string>
 #include <thread>
 #include <vector>
 
 #include "cluster/child_process.h"
+#include "cluster/exit_watch.h"
 #include "core/status.h"
 
 namespace sparrow::scheduler {
@@ -71,7 +77,17 @@ class LocalCluster {
   std::string endpoint_;
   std::thread scheduler_thread_;
   Status scheduler_status_;
+  // Tells the scheduler how child `pid` ended (on the watch's thread).
+  void OnChildExit(pid_t pid, int status);
+
+  struct Started {
+    std::string label;     // "worker process 1"
+    std::string log_path;  // "" when stderr is inherited
+    std::chrono::steady_clock::time_point at;
+  };
+  std::map<pid_t, Started> started_;  // written before the watch starts, then read-only
   std::vector<ChildProcess> servers_, workers_;
+  ExitWatch exit_watch_;
   std::vector<std::thread> readers_;
   std::vector<std::string> worker_stdout_;
 };

@@ -135,6 +135,7 @@ void Launcher::MaybeFinishEpoch(int epoch) {
   EpochRecord r;
   r.epoch = epoch;
   r.train_loss = p.rows > 0 ? p.loss_sum / p.rows : 0;
+  r.rows = static_cast<uint64_t>(p.rows);
   r.seconds = p.max_seconds;
   r.validation_loss = p.validation_loss;
   r.examples_per_s = p.max_seconds > 0 ? p.rows / p.max_seconds : 0;
@@ -397,6 +398,7 @@ Status Launcher::WriteOutputs(double wall_s) {
   for (const auto& r : history_) {
     hist.push_back({{"epoch", r.epoch},
                     {"train_loss", r.train_loss},
+                    {"rows", r.rows},
                     {"examples_per_s", r.examples_per_s},
                     {"seconds", r.seconds},
                     {"validation_loss", r.validation_loss >= 0 ? nlohmann::json(r.validation_loss)

@@ -42,6 +42,7 @@ struct LaunchOptions {
 struct EpochRecord {
   int epoch = 0;
   double train_loss = 0;
+  uint64_t rows = 0;          // training rows the workers visited in the epoch, summed
   double examples_per_s = 0;  // training rows / slowest worker's epoch time
   double seconds = 0;
   double validation_loss = -1;  // mean loss on the held-out validation rows; -1: none

@@ -251,6 +251,53 @@ void Scheduler::RequestShutdown(const std::string& reason) {
   ShutdownLocked(true, reason);
 }
 
+void Scheduler::ProcessExited(int pid, const std::string& label, const std::string& how,
+                              bool signaled) {
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    if (done_) return;
+    exits_.push_back({pid, label, how, NowMs() + (signaled ? 0 : kExitGraceMs)});
+  }
+  cv_.notify_all();
+}
+
+void Scheduler::CheckExits() {
+  const int64_t now = NowMs();
+  for (auto e = exits_.begin(); e != exits_.end();) {
+    Member* member = nullptr;
+    for (auto& [id, m] : members_) {
+      if (m.info.pid() == e->pid && m.info.host_scope() == cluster::HostScope()) member = &m;
+    }
+    if (member != nullptr && (member->finished || member->dead)) {
+      e = exits_.erase(e);  // it said how it ended, or was already counted dead
+      continue;
+    }
+    if (now < e->deadline_ms) {
+      ++e;
+      continue;
+    }
+    std::string what;
+    if (member != nullptr) {
+      member->dead = true;
+      what = Describe(*member) + " " + e->how;
+      wire::Control c;
+      c.add_dead_nodes(member->info.id());
+      c.set_reason(what);
+      Broadcast(wire::NODE_DEAD, c);
+    } else {
+      what = e->label + " (pid " + std::to_string(e->pid) + ") " + e->how +
+             " before joining the cluster";
+    }
+    LOG(ERROR) << what;
+    failures_.push_back(what);
+    exits_.erase(e);
+    // No node can take over another's part yet: a death ends the run, now rather than
+    // after a heartbeat timeout.
+    ShutdownLocked(true, what);
+    return;
+  }
+}
+
 Status Scheduler::Run() {
   van_.Start([this](transport::Message&& m) { OnMessage(std::move(m)); },
              [this](const wire::Header& h, const Status& s) { OnReject(h, s); });
@@ -258,6 +305,8 @@ Status Scheduler::Run() {
   std::unique_lock<std::mutex> lock(mu_);
   while (!done_) {
     cv_.wait_for(lock, std::chrono::milliseconds(50));
+    if (done_) break;
+    CheckExits();
     if (done_) break;
     if (!assigned_) {
       if (NowMs() - start > options_.register_timeout_ms) {

@@ -7,7 +7,12 @@
 // and ends the cluster: when every live worker has finished, or at once when a server
 // dies (its keys are gone) or on RequestShutdown().
 //
-// Thread safety: Run() on one thread; RequestShutdown() from any thread.
+// A process that starts the nodes itself (cluster/local_cluster.h) learns of a death
+// before any heartbeat times out: it reports the exit through ProcessExited(), and a node
+// that ended without finishing fails the run at once, with how it ended.
+//
+// Thread safety: Run() on one thread; RequestShutdown() and ProcessExited() from any
+// thread.
 #pragma once
 
 #include <atomic>
@@ -46,6 +51,16 @@ class Scheduler {
   // Ends the cluster now (Ctrl-C): tells every node to shut down, marked failed.
   void RequestShutdown(const std::string& reason);
 
+  // Process `pid` of this host ended; `how` says how, for people ("killed by signal 11
+  // (Segmentation fault) after 0.4 s; its log ..."). Ignored once the cluster is ending
+  // or when the node had finished. A node killed by a signal is declared dead at once and
+  // the run fails with `how`. One that exited with a status most likely said why in its
+  // last message, which may still be on its way: it gets kExitGraceMs to arrive before the
+  // exit itself is the reason. A process that never registered fails the run the same way,
+  // named by `label` (e.g. "worker process 1").
+  void ProcessExited(int pid, const std::string& label, const std::string& how, bool signaled);
+  static constexpr int64_t kExitGraceMs = 1000;
+
  private:
   struct Member {
     wire::NodeInfo info;
@@ -62,6 +77,8 @@ class Scheduler {
   void MaybeReleaseBarriers();
   void OnFinish(const wire::Header& h);
   void CheckHeartbeats();
+  // Acts on the exits ProcessExited() recorded (see there).
+  void CheckExits();
   void Broadcast(wire::Command cmd, const wire::Control& control);
   void Reply(int node, wire::Command cmd, uint64_t request_id, const std::string& error = "");
   void ShutdownLocked(bool failed, const std::string& reason);
@@ -75,6 +92,12 @@ class Scheduler {
   std::condition_variable cv_;
   std::vector<wire::NodeInfo> pending_;  // registered, not yet numbered
   std::map<int, Member> members_;        // by node id, once numbered
+  struct Exit {
+    int pid;
+    std::string label, how;
+    int64_t deadline_ms;  // when the exit itself becomes the reason
+  };
+  std::vector<Exit> exits_;  // reported by ProcessExited, not yet acted on
   bool assigned_ = false;
   // group -> (node id -> that node's barrier sequence number)
   std::map<int, std::map<int, uint64_t>> barriers_;

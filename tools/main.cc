@@ -3,6 +3,7 @@
 #include <gflags/gflags.h>
 #include <glog/logging.h>
 #include <malloc.h>
+#include <signal.h>
 
 #include <cstdio>
 #include <cstring>
@@ -117,6 +118,13 @@ int main(int argc, char** argv) {
   gflags::ParseCommandLineFlags(&n, &p, /*remove_flags=*/true);
   FLAGS_logtostderr = true;
   google::InitGoogleLogging(argv[0]);
+  // A crash leaves a stack trace in the process's log (for a cluster node, the file the
+  // launcher names when it reports the death). SIGTERM stays as it was: the roles take it
+  // through their own sigwait threads (cluster/signals.h) to leave in order.
+  struct sigaction term;
+  sigaction(SIGTERM, nullptr, &term);
+  google::InstallFailureSignalHandler();
+  sigaction(SIGTERM, &term, nullptr);
   std::vector<std::string> args(p + 1, p + n);
   return cmd->run(args);
 }

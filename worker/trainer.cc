@@ -32,8 +32,7 @@ struct Trainer::Step {
   float bias = 0;
   std::vector<float> margins;
   Ticket pull = 0;
-  bool pending = false;   // `pull` is in flight
-  bool has_rows = false;  // false: past this worker's rows (the step only ticks)
+  bool pending = false;  // `pull` is in flight
 };
 
 namespace {
@@ -108,8 +107,7 @@ Status Trainer::FinishPull(Step* s) {
 bool Trainer::Prepare(const std::vector<uint32_t>& order, size_t step, Step* s) {
   const size_t bs = cfg_.train().batch_size();
   const size_t begin = step * bs, end = std::min(order.size(), begin + bs);
-  s->has_rows = begin < end;
-  if (!s->has_rows) return false;
+  if (begin >= end) return false;
   store_.Gather(order.data() + begin, end - begin, &s->batch, &s->ids);
   data::UniqueIds(s->ids.data(), s->ids.size(), static_cast<uint32_t>(store_.keys().size()),
                   &s->unique_ids, &s->slot);
@@ -172,10 +170,14 @@ Status Trainer::RunSteps(const std::vector<uint32_t>& order, size_t first, size_
     const size_t step = first + d * stride;
     if (step < steps_per_epoch_ && Prepare(order, step, &ring[d])) StartPull(&ring[d]);
   }
+  const size_t bs = cfg_.train().batch_size();
   size_t turn = 0;
   for (size_t step = first; step < steps_per_epoch_; step += stride, ++turn) {
     Step& cur = ring[turn % ring.size()];
-    if (!cur.has_rows) {  // this worker ran out of rows: keep the clock in step
+    // Past this worker's rows (its shard is smaller than the largest one): keep the clock
+    // in step. Decided from the step number, not from cur: once the rows run out no later
+    // step is prepared, so a ring slot can still hold a batch it already computed.
+    if (step * bs >= order.size()) {
       kv_->Tick();
       continue;
     }
@@ -398,6 +400,11 @@ Status Trainer::Run() {
   }
   const size_t bs = cfg_.train().batch_size();
   SPARROW_RETURN_IF_ERROR(AgreeOnSteps((train_rows_ + bs - 1) / bs, &steps_per_epoch_));
+  if (steps_per_epoch_ == 0) {  // every worker sees it: all of them stop with this error
+    return InvalidArgument(
+        "the training split is empty: no worker has a row to train on (check data.split and "
+        "train.validation_fraction)");
+  }
   LOG(INFO) << "worker " << node_->rank() << ": " << train_rows_ << " training rows, " << test_rows_
             << " test rows, " << steps_per_epoch_ << " steps per epoch";
   const int epochs = static_cast<int>(cfg_.train().epochs());

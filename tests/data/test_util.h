@@ -14,6 +14,7 @@
 #include "data/batch.h"
 #include "data/feature_spec.h"
 #include "data/text_reader.h"
+#include "tests/shared_data.h"
 
 namespace sparrow::data::testing {
 
@@ -23,15 +24,11 @@ inline std::string Slurp(const std::string& path) {
   return std::string(std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>());
 }
 
-// Path of a file under ../shared/data, or "" if it is absent.
-inline std::string SharedFile(const std::string& rel) {
-  std::string p = std::string(SPARROW_SHARED_DATA) + "/" + rel;
-  return std::filesystem::exists(p) ? p : std::string();
-}
-
-#define SPARROW_REQUIRE_SHARED(var, rel)                             \
-  const std::string var = ::sparrow::data::testing::SharedFile(rel); \
-  if (var.empty()) GTEST_SKIP() << "shared data " << rel << " absent under " SPARROW_SHARED_DATA
+// Declares `var`, the path of ../shared/data/<rel>; ends the test first if it is absent
+// (a failure where CI requires the data: tests/shared_data.h).
+#define SPARROW_REQUIRE_SHARED(var, rel) \
+  SPARROW_NEED_SHARED_DATA(rel);         \
+  const std::string var = ::sparrow::testing::SharedPath(rel)
 
 // A fresh directory for one test, removed at its end.
 class TempDir {

@@ -17,6 +17,7 @@
 #include "proto/config.pb.h"
 #include "serve/json_writer.h"
 #include "tests/serve/serve_harness.h"
+#include "tests/shared_data.h"
 
 namespace sparrow::serve::testing {
 namespace {
@@ -47,13 +48,16 @@ bool IsJsonNumber(const std::string& s) {
 void CheckParity(const std::string& name) {
   const std::string src = SPARROW_SOURCE_DIR;
   const std::string config_path = src + "/configs/" + name + ".conf";
-  if (!std::filesystem::exists(config_path)) GTEST_SKIP() << config_path << " is missing";
-  if (!std::filesystem::exists(SPARROW_SHARED_DATA)) GTEST_SKIP() << "no ../shared/data";
+  ASSERT_TRUE(std::filesystem::exists(config_path)) << config_path << " is missing";
   // Config data paths are relative to the source tree.
   ASSERT_EQ(chdir(src.c_str()), 0);
   config::ExperimentConfig cfg;
   ASSERT_TRUE(google::protobuf::TextFormat::ParseFromString(ReadFile(config_path), &cfg));
   const data::DataSpec& ds = cfg.data();
+  // The shipped configs name their data as ../shared/data/...
+  const std::string prefix = "../shared/data/";
+  ASSERT_EQ(ds.train(0).rfind(prefix, 0), 0u) << ds.train(0);
+  SPARROW_NEED_SHARED_DATA(ds.train(0).substr(prefix.size()));
   const std::string dir = TempDir() + "/parity_" + name;
   ASSERT_EQ(RunSparrow({"train", config_path, "--out=" + dir, "--set", "train.epochs=1"},
                        dir + ".train.log"),

@@ -11,64 +11,19 @@
 #include <nlohmann/json.hpp>
 #include <sstream>
 
-#include "cluster/child_process.h"
 #include "model_file/model_file.h"
 #include "proto/data.pb.h"
+#include "tests/shared_data.h"
+#include "tests/training/run_sparrow.h"
 
 namespace sparrow {
 namespace {
 
 namespace fs = std::filesystem;
-
-struct Outcome {
-  int exit = -1;
-  std::string out;  // stdout
-  std::string err;  // stderr
-};
-
-// Runs `sparrow args...` with the repository as working directory (configs use paths
-// relative to it).
-Outcome Sparrow(const std::vector<std::string>& args, int timeout_ms = 300000) {
-  const std::string err_path =
-      fs::temp_directory_path() / ("sparrow-err-" + std::to_string(getpid()));
-  fs::remove(err_path);
-  std::vector<std::string> argv = {SPARROW_BINARY};
-  argv.insert(argv.end(), args.begin(), args.end());
-  const fs::path cwd = fs::current_path();
-  fs::current_path(SPARROW_SOURCE_DIR);
-  cluster::SpawnOptions o;
-  o.capture_stdout = true;
-  o.stderr_path = err_path;
-  auto child = cluster::ChildProcess::Spawn(argv, o);
-  fs::current_path(cwd);
-  Outcome r;
-  if (!child.ok()) return r;
-  r.out = child->ReadAllStdout();
-  r.exit = child->Wait(timeout_ms).value_or(-999);
-  std::ifstream e(err_path);
-  std::stringstream ss;
-  ss << e.rdbuf();
-  r.err = ss.str();
-  fs::remove(err_path);
-  return r;
-}
-
-std::string TempDir(const std::string& name) {
-  const fs::path p =
-      fs::temp_directory_path() / ("sparrow-test-" + name + "-" + std::to_string(getpid()));
-  fs::remove_all(p);
-  fs::create_directories(p);
-  return p;
-}
-
-nlohmann::json ReadJson(const std::string& path) {
-  std::ifstream in(path);
-  return nlohmann::json::parse(in);
-}
-
-bool HaveShared(const std::string& rel) {
-  return fs::exists(std::string(SPARROW_SHARED_DATA) + "/" + rel);
-}
+using testing::Outcome;
+using testing::ReadJson;
+using testing::Sparrow;
+using testing::TempDir;
 
 std::string Slurp(const std::string& path) {
   std::ifstream in(path, std::ios::binary);
@@ -78,7 +33,7 @@ std::string Slurp(const std::string& path) {
 }
 
 TEST(TrainTest, A9aOnTwoServersTwoWorkersThenPredictAndEvalAgree) {
-  if (!HaveShared("a9a/a9a")) GTEST_SKIP() << "../shared/data/a9a is absent";
+  SPARROW_NEED_SHARED_DATA("a9a/a9a");
   const std::string dir = TempDir("a9a");
   Outcome r = Sparrow({"train", "configs/a9a_lr.conf", "--out=" + dir, "--set", "cluster.servers=2",
                        "--set", "cluster.workers=2", "--set", "cluster.max_delay=2", "--set",
@@ -339,11 +294,14 @@ TEST(TrainTest, BadConfigNamesTheFieldAndPosition) {
 }
 
 TEST(TrainTest, TruncatedModelFileIsRejected) {
-  if (!HaveShared("a9a/a9a")) GTEST_SKIP() << "../shared/data/a9a is absent";
   const std::string dir = TempDir("trunc");
-  Outcome r = Sparrow({"train", "configs/a9a_lr.conf", "--out=" + dir, "--set", "train.epochs=1"});
+  Outcome s = Sparrow(
+      {"synth", "--kind=credit", "--rows=5000", "--seed=3", "--output=" + dir + "/credit.csv"});
+  ASSERT_EQ(s.exit, 0) << s.err;
+  Outcome r = Sparrow({"train", "configs/demo.conf", "--out=" + dir + "/run", "--set",
+                       "data.train=" + dir + "/credit.csv", "--set", "train.epochs=1"});
   ASSERT_EQ(r.exit, 0) << r.err;
-  const std::string bytes = Slurp(dir + "/model.bin");
+  const std::string bytes = Slurp(dir + "/run/model.bin");
   std::ofstream(dir + "/cut.bin", std::ios::binary) << bytes.substr(0, bytes.size() / 2);
   Outcome e = Sparrow({"eval", "--model=" + dir + "/cut.bin"});
   EXPECT_NE(e.exit, 0);
