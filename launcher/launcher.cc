@@ -13,6 +13,7 @@
 #include <sstream>
 #include <thread>
 
+#include "checkpoint/checkpoint.h"
 #include "cluster/node.h"
 #include "core/hash.h"
 #include "data/feature_spec.h"
@@ -55,21 +56,39 @@ std::string Hms(double s) {
   return buf;
 }
 
+Status MakeRunDirs(const experiment::RunDir& dir) {
+  std::error_code ec;
+  for (const std::string& d : {dir.root, dir.root + "/scores", dir.root + "/parts", dir.Logs()}) {
+    std::filesystem::create_directories(d, ec);
+    if (ec) return Unavailable("cannot create " + d + ": " + ec.message());
+  }
+  return Status::Ok();
+}
+
 }  // namespace
 
 Launcher::Launcher(LaunchOptions options) : options_(std::move(options)) {}
 
 Status Launcher::Prepare() {
+  if (options_.resume) {
+    if (options_.out_dir.empty()) return InvalidArgument("--resume needs the run's --out=DIR");
+    dir_.root = options_.out_dir;
+    if (std::filesystem::exists(dir_.Config())) {
+      SPARROW_RETURN_IF_ERROR(experiment::LoadRunDir(dir_, &cfg_, &features_));
+      SPARROW_ASSIGN_OR_RETURN(spec_, experiment::ModelSpecOf(cfg_, features_));
+      config_text_ = TextOf(cfg_);
+      partial_.assign(cfg_.train().epochs() + 1, Partial());
+      SPARROW_RETURN_IF_ERROR(MakeRunDirs(dir_));
+      return PrepareResume();
+    }
+    // Killed before it wrote its run directory: nothing to resume, start it.
+    std::printf("resume: %s holds no run yet; starting it\n", dir_.root.c_str());
+  }
   SPARROW_ASSIGN_OR_RETURN(cfg_,
                            experiment::LoadExperiment(options_.config_path, options_.overrides));
   if (!options_.out_dir.empty()) cfg_.mutable_output()->set_dir(options_.out_dir);
   dir_.root = cfg_.output().dir();
-  std::error_code ec;
-  for (const std::string& d :
-       {dir_.root, dir_.root + "/scores", dir_.root + "/parts", dir_.Logs()}) {
-    std::filesystem::create_directories(d, ec);
-    if (ec) return Unavailable("cannot create " + d + ": " + ec.message());
-  }
+  SPARROW_RETURN_IF_ERROR(MakeRunDirs(dir_));
   auto features = data::ResolveFeatureSpec(cfg_.data());
   if (!features.ok()) return features.status().WithContext(options_.config_path);
   features_ = std::move(features).value();
@@ -78,6 +97,41 @@ Status Launcher::Prepare() {
   SPARROW_RETURN_IF_ERROR(experiment::WriteTextFile(dir_.Config(), config_text_));
   SPARROW_RETURN_IF_ERROR(experiment::WriteTextFile(dir_.Features(), TextOf(features_)));
   partial_.assign(cfg_.train().epochs() + 1, Partial());
+  return Status::Ok();
+}
+
+Status Launcher::PrepareResume() {
+  auto found = checkpoint::FindNewest(dir_.root);
+  if (!found.ok()) {
+    std::printf("resume: %s; training from the start\n", found.status().message().c_str());
+    std::fflush(stdout);
+    return Status::Ok();
+  }
+  for (const auto& s : found->skipped) std::printf("resume: %s\n", s.c_str());
+  resume_dir_ = found->dir;
+  resume_epoch_ = static_cast<int>(found->manifest.epoch());
+  // Keep each worker's lines of the epochs the checkpoint holds; the rest ran after it
+  // and will run again.
+  const bool progress = options_.progress;
+  options_.progress = false;
+  for (uint32_t w = 0; w < cfg_.cluster().workers(); ++w) {
+    auto text = experiment::ReadTextFile(dir_.Progress(w));
+    std::string kept;
+    if (text.ok()) {
+      std::istringstream in(*text);
+      std::string line;
+      while (std::getline(in, line)) {
+        auto f = Fields(line);
+        if (!f.count("epoch") || std::atoi(f["epoch"].c_str()) > resume_epoch_) continue;
+        kept += line + "\n";
+        OnWorkerLine(static_cast<int>(w), line);
+      }
+    }
+    SPARROW_RETURN_IF_ERROR(experiment::WriteTextFile(dir_.Progress(w), kept));
+  }
+  options_.progress = progress;
+  std::printf("resume: continuing after epoch %d from %s\n", resume_epoch_, resume_dir_.c_str());
+  std::fflush(stdout);
   return Status::Ok();
 }
 
@@ -121,6 +175,17 @@ void Launcher::OnWorkerLine(int worker, const std::string& line) {
     std::printf("early stop after epoch %d: validation loss has not improved for %u epoch(s)\n",
                 epoch, cfg_.train().early_stopping_rounds());
     std::fflush(stdout);
+  } else if (line.rfind("checkpoint ", 0) == 0) {
+    CheckpointRecord c;
+    c.epoch = epoch;
+    c.seconds = std::atof(f["seconds"].c_str());
+    c.bytes = std::strtoull(f["bytes"].c_str(), nullptr, 10);
+    checkpoints_.push_back(c);
+    if (options_.progress) {
+      std::printf("checkpoint after epoch %d: %.1f MB in %.3f s\n", epoch, c.bytes / 1e6,
+                  c.seconds);
+      std::fflush(stdout);
+    }
   } else if (line.rfind("tables ", 0) == 0) {
     table_keys_ = std::atof(f["keys"].c_str());
     table_bytes_ = std::atof(f["bytes"].c_str());
@@ -152,7 +217,7 @@ void Launcher::MaybeFinishEpoch(int epoch) {
   if (options_.progress) {
     const double elapsed = Now() - started_s_;
     const int epochs = static_cast<int>(cfg_.train().epochs());
-    const double eta = elapsed / epoch * (epochs - epoch);
+    const double eta = elapsed / std::max(1, epoch - resume_epoch_) * (epochs - epoch);
     std::string metric;
     if (r.validation_loss >= 0) {
       char buf[64];
@@ -202,6 +267,10 @@ Status Launcher::Run() {
   lo.poll_spin_us = crowded ? 0 : static_cast<int>(cfg_.cluster().poll_spin_us());
   lo.worker_args = {"--task=train", "--run_dir=" + dir_.root,
                     "--request_timeout_ms=" + std::to_string(cfg_.cluster().request_timeout_ms())};
+  if (!resume_dir_.empty()) {
+    lo.worker_args.push_back("--resume_from=" + resume_dir_);
+    lo.server_args.push_back("--restore_from=" + resume_dir_);
+  }
   lo.log_dir = dir_.Logs();
   lo.capture_worker_stdout = true;
   lo.on_worker_line = [this](int w, const std::string& line) { OnWorkerLine(w, line); };
@@ -410,6 +479,12 @@ Status Launcher::WriteOutputs(double wall_s) {
   j["examples_per_s"] = history_.empty() ? 0.0 : eps_sum / history_.size();
   j["wall_s"] = wall_s;
   if (!timeline_.empty()) j["timeline_s"] = timeline_;
+  nlohmann::json ckpts = nlohmann::json::array();
+  for (const auto& c : checkpoints_) {
+    ckpts.push_back({{"epoch", c.epoch}, {"seconds", c.seconds}, {"bytes", c.bytes}});
+  }
+  j["checkpoints"] = ckpts;
+  if (!resume_dir_.empty()) j["resumed_after_epoch"] = resume_epoch_;
   j["table_keys"] = table_keys_;
   j["bytes_per_key"] = table_keys_ > 0 ? table_bytes_ / table_keys_ : 0.0;
   j["config"] = config_text_;

@@ -1,7 +1,10 @@
 // The `sparrow train` launcher: one config, one command, a whole local cluster.
 //
 // Prepare() reads the config (with overrides), resolves the feature spec on the training
-// split, and writes config.pbtxt and feature_spec.pbtxt into the run directory. Run()
+// split, and writes config.pbtxt and feature_spec.pbtxt into the run directory. With
+// `resume` it continues a run instead: the run directory's own config and spec, and its
+// newest complete checkpoint (checkpoint/checkpoint.h), whose epochs' progress it
+// replays so metrics.json and the report cover the whole run. Run()
 // starts 1 scheduler (in this process), S servers and W workers (child processes), turns
 // the workers' progress lines into a progress line per epoch (examples/s, loss, test
 // metric, ETA), and once the cluster has ended merges the servers' parts into the model
@@ -37,6 +40,16 @@ struct LaunchOptions {
   std::vector<std::string> overrides;  // "a.b=value"
   std::string binary;                  // the `sparrow` executable for the children
   bool progress = true;                // print a progress line per epoch to stdout
+  // Continue the run in out_dir from its newest complete checkpoint (with the config and
+  // feature spec it was started with); from the start if it has none.
+  bool resume = false;
+};
+
+// A checkpoint taken during the run, as metrics.json reports it.
+struct CheckpointRecord {
+  int epoch = 0;
+  double seconds = 0;  // to write every server's part and the manifest
+  uint64_t bytes = 0;  // the parts' size
 };
 
 struct EpochRecord {
@@ -53,6 +66,8 @@ class Launcher {
  public:
   explicit Launcher(LaunchOptions options);
 
+  // Resolves the config and feature spec into the run directory; with options.resume,
+  // reads them back from it instead and picks the checkpoint to continue from.
   Status Prepare();
   Status Run();
   // Instead of Prepare() + Run(), for a run directory whose cluster already ran (see
@@ -64,6 +79,9 @@ class Launcher {
   const nlohmann::json& metrics() const { return metrics_; }
 
  private:
+  // Resuming: finds the newest checkpoint, keeps the workers' progress lines up to its
+  // epoch (dropping what ran after it) and replays them into the history.
+  Status PrepareResume();
   void OnWorkerLine(int worker, const std::string& line);
   void MaybeFinishEpoch(int epoch);
   Status MergeModel(uint64_t* rows);
@@ -86,6 +104,9 @@ class Launcher {
   };
   std::vector<Partial> partial_;  // by epoch
   std::vector<EpochRecord> history_;
+  std::vector<CheckpointRecord> checkpoints_;
+  std::string resume_dir_;  // the checkpoint Run() continues from; "" from the start
+  int resume_epoch_ = 0;    // epochs that checkpoint holds
   double table_keys_ = 0, table_bytes_ = 0;
   double started_s_ = 0;
   // Run() only: seconds from its start until the last worker reported each event, and

@@ -3,9 +3,12 @@
 #include <glog/logging.h>
 
 #include <algorithm>
+#include <chrono>
 #include <limits>
 
+#include "checkpoint/checkpoint.h"
 #include "model_file/model_file.h"
+#include "server/checkpoint_part.h"
 
 namespace sparrow::server {
 
@@ -59,7 +62,11 @@ void Server::Handle(Message&& msg) {
                  << h.sender();
     return;
   }
-  Status st;
+  Status st = EnsureRestored();
+  if (!st.ok()) {
+    ReplyError(h, st.message());
+    return;
+  }
   switch (h.command()) {
     case wire::CREATE_TABLE:
       st = CreateTable(msg);
@@ -91,6 +98,10 @@ void Server::Handle(Message&& msg) {
       st = Save(msg);
       if (st.ok()) ReplyAck(h);
       break;
+    case wire::CHECKPOINT:
+      st = Checkpoint(msg);
+      if (st.ok()) ReplyAck(h);
+      break;
     default:
       st = InvalidArgument(std::string("a server does not handle ") +
                            transport::CommandName(h.command()));
@@ -98,8 +109,7 @@ void Server::Handle(Message&& msg) {
   if (!st.ok()) ReplyError(h, st.message());
 }
 
-Status Server::CreateTable(const Message& msg) {
-  const wire::TableSpec& spec = msg.header.control().table();
+Result<Table*> Server::TableFor(const wire::TableSpec& spec) {
   const size_t servers = std::max<size_t>(1, node_->table().servers.size());
   auto it = tables_.find(spec.id());
   if (it != tables_.end()) {
@@ -113,7 +123,7 @@ Status Server::CreateTable(const Message& msg) {
                              " already exists with another spec");
     }
     it->second->Reserve(spec.expected_keys() / servers);
-    return Status::Ok();
+    return it->second.get();
   }
   const wire::NodeInfo* me = node_->table().Find(node_->id());
   SPARROW_ASSIGN_OR_RETURN(
@@ -121,8 +131,34 @@ Status Server::CreateTable(const Message& msg) {
                                 me->key_end(), threads_, threads_ > 1 ? &arena_ : nullptr));
   LOG(INFO) << "table " << spec.id() << " '" << spec.name() << "': width " << spec.width() << ", "
             << wire::OptimizerKind_Name(spec.optimizer());
+  Table* t = table.get();
   tables_[spec.id()] = std::move(table);
-  return Status::Ok();
+  return t;
+}
+
+Status Server::CreateTable(const Message& msg) {
+  return TableFor(msg.header.control().table()).status();
+}
+
+Status Server::EnsureRestored() {
+  if (restore_dir_.empty() || restore_tried_) return restored_;
+  restore_tried_ = true;
+  const wire::NodeInfo* me = node_->table().Find(node_->id());
+  const auto start = std::chrono::steady_clock::now();
+  restored_ = RestoreCheckpoint(restore_dir_, me->key_begin(), me->key_end(),
+                                [this](const wire::TableSpec& spec) { return TableFor(spec); });
+  if (!restored_.ok()) {
+    restored_ = restored_.WithContext("server " + std::to_string(node_->rank()) +
+                                      " cannot restore its checkpoint");
+    LOG(ERROR) << restored_.message();
+    return restored_;
+  }
+  size_t rows = 0;
+  for (const auto& [id, t] : tables_) rows += t->Stats().keys();
+  LOG(INFO) << "restored " << rows << " row(s) from " << restore_dir_ << " in "
+            << std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count()
+            << " s";
+  return restored_;
 }
 
 Result<Table*> Server::FindTable(uint32_t id) {
@@ -311,6 +347,22 @@ Status Server::Save(const Message& msg) {
   }
   SPARROW_RETURN_IF_ERROR(writer->Commit());
   LOG(INFO) << "saved " << path;
+  return Status::Ok();
+}
+
+Status Server::Checkpoint(const Message& msg) {
+  const auto start = std::chrono::steady_clock::now();
+  std::vector<const Table*> tables;
+  for (uint32_t id : msg.header.control().table_ids()) {
+    auto it = tables_.find(id);
+    if (it != tables_.end()) tables.push_back(it->second.get());  // none pushed here yet
+  }
+  const std::string path = checkpoint::ServerPart(msg.header.control().path(), node_->rank());
+  uint64_t bytes = 0;
+  SPARROW_RETURN_IF_ERROR(WriteCheckpointPart(path, tables, &bytes));
+  LOG(INFO) << "checkpoint " << path << ": " << bytes << " bytes in "
+            << std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count()
+            << " s";
   return Status::Ok();
 }
 

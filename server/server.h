@@ -1,11 +1,10 @@
 // Server: serves one key range of every table to the workers.
 //
-// Handles CREATE_TABLE, PUSH, PULL, PUSH_PULL, CLOCK, STATS and SAVE on the node's receive
-// thread, which
-// owns the tables (no locks on the store). A data message may carry several slices (one
-// per table). Every request is checked whole before any of it is applied: frames against
-// the header, keys sorted, unique and inside this server's range, known tables, matching
-// widths. A bad request gets an ERROR reply naming the reason; the server keeps serving.
+// Handles CREATE_TABLE, PUSH, PULL, PUSH_PULL, CLOCK, STATS, SAVE and CHECKPOINT on the
+// node's receive thread, which owns the tables (no locks on the store). A data message may carry
+// several slices (one per table). Every request is checked whole before any of it is applied:
+// frames against the header, keys sorted, unique and inside this server's range, known tables,
+// matching widths. A bad request gets an ERROR reply naming the reason; the server keeps serving.
 //
 // Consistency: each worker's clock is the number of minibatches it has finished (CLOCK, or
 // a PUSH flagged END_OF_STEP).
@@ -33,6 +32,10 @@ class Server {
   // into `threads` parts, served by that many threads for large requests.
   Server(cluster::Node* node, int threads);
   void Attach();
+  // Restores the checkpoint in `dir` (checkpoint/checkpoint.h; the keys of this server's
+  // range, from however many servers wrote it) before handling the first request. Call
+  // before node->Start(). If it fails, every request is answered with why.
+  void RestoreFrom(std::string dir) { restore_dir_ = std::move(dir); }
 
   // Data and control messages for this server (the node's handler).
   void Handle(transport::Message&& msg);
@@ -55,6 +58,13 @@ class Server {
   Result<std::vector<Table*>> SliceTables(const transport::Message& msg);
   void Stats(const transport::Message& msg);
   Status Save(const transport::Message& msg);
+  // Writes this server's part of a checkpoint (wire CHECKPOINT).
+  Status Checkpoint(const transport::Message& msg);
+  // Restores restore_dir_ once (see RestoreFrom), on the first request.
+  Status EnsureRestored();
+  // The table for `spec`: the existing one if its spec matches (the capacity hint aside),
+  // else a new one.
+  Result<Table*> TableFor(const wire::TableSpec& spec);
   Result<Table*> FindTable(uint32_t id);
   // Whether the pull of `h` may be served now (see the consistency rule above).
   bool PullReady(const wire::Header& h) const;
@@ -71,6 +81,9 @@ class Server {
   std::map<int, int64_t> worker_clock_;  // live, unfinished workers only
   bool clocks_initialised_ = false;
   std::deque<transport::Message> held_pulls_;
+  std::string restore_dir_;
+  bool restore_tried_ = false;
+  Status restored_;
 };
 
 }  // namespace sparrow::server

@@ -195,6 +195,70 @@ void Table::Pull(const uint64_t* keys, size_t n, float* out) const {
   });
 }
 
+const Table::Part& Table::PartOf(uint64_t key) const {
+  for (const Part& p : parts_) {
+    if (key <= p.end) return p;
+  }
+  return parts_.back();
+}
+
+namespace {
+
+std::vector<uint64_t> SortedKeys(const SparseTable& t) {
+  std::vector<uint64_t> keys;
+  keys.reserve(t.size());
+  t.ForEach([&](uint64_t k, const float*) { keys.push_back(k); });
+  // Placement follows key order, except where a probe wrapped around the arena's end or
+  // the table switched to mixed placement.
+  if (!std::is_sorted(keys.begin(), keys.end())) std::sort(keys.begin(), keys.end());
+  return keys;
+}
+
+}  // namespace
+
+std::vector<uint64_t> Table::Keys() const {
+  std::vector<uint64_t> keys;
+  for (const Part& p : parts_) {
+    std::vector<uint64_t> k = SortedKeys(*p.rows);
+    keys.insert(keys.end(), k.begin(), k.end());
+  }
+  return keys;
+}
+
+const float* Table::Row(uint64_t key) const {
+  return PartOf(key).rows->Find(key);
+}
+
+std::vector<uint64_t> Table::PendingKeys() const {
+  std::vector<uint64_t> keys;
+  for (const Part& p : parts_) {
+    if (p.counts == nullptr) continue;
+    std::vector<uint64_t> k = SortedKeys(*p.counts);
+    keys.insert(keys.end(), k.begin(), k.end());
+  }
+  return keys;
+}
+
+float Table::PendingCount(uint64_t key) const {
+  const Part& p = PartOf(key);
+  const float* c = p.counts ? p.counts->Find(key) : nullptr;
+  return c ? c[0] : 0.0f;
+}
+
+void Table::RestoreRow(uint64_t key, const float* row) {
+  SparseTable& rows = *PartOf(key).rows;
+  bool inserted;
+  float* r = rows.FindOrInsert(key, &inserted);
+  std::copy(row, row + rows.row_floats(), r);
+}
+
+void Table::RestoreCount(uint64_t key, float count) {
+  const Part& p = PartOf(key);
+  if (p.counts == nullptr) return;  // the spec admits at once: nothing is pending
+  bool inserted;
+  p.counts->FindOrInsert(key, &inserted)[0] = count;
+}
+
 wire::TableStats Table::Stats() const {
   wire::TableStats s;
   s.set_table(spec_.id());

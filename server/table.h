@@ -52,6 +52,22 @@ class Table {
 
   wire::TableStats Stats() const;
 
+  // Checkpoints (checkpoint/checkpoint.h): the table's whole state, row by row.
+  // Floats a stored row holds: the weights, then the optimizer's state.
+  uint32_t row_floats() const { return parts_.front().rows->row_floats(); }
+  // Every stored key, ascending.
+  std::vector<uint64_t> Keys() const;
+  // The stored row of `key` (row_floats() floats), or null. Valid until the next push.
+  const float* Row(uint64_t key) const;
+  // Keys counted towards admission (spec.min_count > 1) but not given a row yet,
+  // ascending, and the count of one of them (0 if none).
+  std::vector<uint64_t> PendingKeys() const;
+  float PendingCount(uint64_t key) const;
+  // Puts back a stored row or a pending count as Row / PendingCount gave it, replacing
+  // what the table holds for `key`. Server thread only, like Push.
+  void RestoreRow(uint64_t key, const float* row);
+  void RestoreCount(uint64_t key, float count);
+
   // Calls f(key, const float* weights) for every stored key (weights: width floats), part
   // by part in key-range order.
   template <typename F>
@@ -76,6 +92,8 @@ class Table {
     std::unique_ptr<SparseTable> counts;  // pushes of keys not yet admitted (min_count)
   };
   Table(const wire::TableSpec& spec, RuleParams params);
+  // The part whose range holds `key` (the last one for a key past every range).
+  const Part& PartOf(uint64_t key) const;
   // Calls fn(part, first, count) for each part's slice of the sorted `keys`, in parallel
   // when the request is large and an arena is set.
   template <typename Fn>

@@ -10,6 +10,10 @@ DEFINE_int32(server_threads, 2,
              "threads (and parts of every table) a server uses for large requests; small "
              "requests run on the receiving thread");
 
+DEFINE_string(restore_from, "",
+              "server: a checkpoint directory (RUN/checkpoints/epoch-N) whose rows of this "
+              "server's key range it restores before serving");
+
 namespace sparrow::tools {
 
 int RunServer(const std::vector<std::string>& /*args*/) {
@@ -20,6 +24,7 @@ int RunServer(const std::vector<std::string>& /*args*/) {
   cluster::Node node(NodeOptionsFromFlags(wire::SERVER));
   server::Server srv(&node, FLAGS_server_threads);
   srv.Attach();
+  if (!FLAGS_restore_from.empty()) srv.RestoreFrom(FLAGS_restore_from);
   Status st = node.Start([&srv](transport::Message&& m) { srv.Handle(std::move(m)); });
   if (!st.ok()) {
     LOG(ERROR) << "server could not join the cluster: " << st.message();

@@ -16,6 +16,10 @@ DEFINE_string(stage, "all",
               "an orchestrator to start the processes; finish = merge and evaluate a run "
               "directory whose processes have ended");
 
+DEFINE_bool(resume, false,
+            "train: continue the run in --out=DIR from its newest complete checkpoint, with "
+            "the config and feature spec it started with (from the start if it has none)");
+
 namespace sparrow::tools {
 
 namespace {
@@ -60,6 +64,7 @@ int RunTrain(const std::vector<std::string>& args) {
   o.out_dir = FLAGS_out;
   o.overrides = SetOverrides();
   o.binary = SelfExecutable();
+  o.resume = FLAGS_resume;
   launcher::Launcher l(o);
   if (finish) {
     Status st = l.Finish();

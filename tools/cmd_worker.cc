@@ -19,6 +19,9 @@ DEFINE_string(task, "kv_bench",
               "what the worker does: train (a run directory's experiment) or kv_bench (the "
               "`bench kv` workload)");
 DEFINE_string(run_dir, "", "train: the run directory `sparrow train` prepared");
+DEFINE_string(resume_from, "",
+              "train: a checkpoint directory (RUN/checkpoints/epoch-N) to continue after; the "
+              "servers restore it (`sparrow server --restore_from`)");
 
 namespace sparrow::tools {
 namespace {
@@ -37,6 +40,7 @@ Status RunTask(cluster::Node* node, worker::KVClient* kv) {
     data::FeatureSpec features;
     SPARROW_RETURN_IF_ERROR(experiment::LoadRunDir(dir, &cfg, &features));
     worker::Trainer trainer(node, kv, cfg, features, dir.root);
+    if (!FLAGS_resume_from.empty()) trainer.ResumeFrom(FLAGS_resume_from);
     return trainer.Run();
   }
   return InvalidArgument("unknown --task '" + FLAGS_task + "' (known: train, kv_bench)");

@@ -9,7 +9,7 @@ std::vector<Command> TrainCommands() {
        "CONFIG [--out=DIR] [--set field=value ...] [--stage=all|prepare|finish]",
        "train a model on a local cluster (or prepare/finish a run an orchestrator places); "
        "writes model.bin, metrics.json, report.html",
-       {"out", "stage"},
+       {"out", "stage", "resume"},
        &RunTrain},
       {"predict",
        "--model=M --data=FILE[,FILE] [--output=OUT] [--split=all|train|test]",

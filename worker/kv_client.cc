@@ -390,6 +390,14 @@ Status KVClient::Save(const std::string& path) {
   return ControlToAllServers(wire::SAVE, c, &replies);
 }
 
+Status KVClient::Checkpoint(const std::string& dir, const std::vector<uint32_t>& tables) {
+  wire::Control c;
+  c.set_path(dir);
+  for (uint32_t t : tables) c.add_table_ids(t);
+  std::vector<wire::Control> replies;
+  return ControlToAllServers(wire::CHECKPOINT, c, &replies);
+}
+
 Result<std::vector<wire::TableStats>> KVClient::Stats() {
   std::vector<wire::Control> replies;
   SPARROW_RETURN_IF_ERROR(ControlToAllServers(wire::STATS, wire::Control(), &replies));

@@ -101,6 +101,9 @@ class KVClient {
 
   // Every server writes its rows to `path`.part-<rank> (see wire SAVE) and the call waits.
   Status Save(const std::string& path);
+  // Every server writes its part of a checkpoint of `tables` into directory `dir` (see
+  // wire CHECKPOINT; checkpoint/checkpoint.h) and the call waits until all are on disk.
+  Status Checkpoint(const std::string& dir, const std::vector<uint32_t>& tables);
 
   // Table sizes summed over servers, by table id.
   Result<std::vector<wire::TableStats>> Stats();

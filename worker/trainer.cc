@@ -10,6 +10,7 @@
 #include <random>
 #include <thread>
 
+#include "checkpoint/checkpoint.h"
 #include "data/batch_keys.h"
 #include "data/distinct_keys.h"
 #include "data/text_reader.h"
@@ -357,6 +358,43 @@ Status Trainer::ValidationLoss(int epoch, double* loss) {
   return Status::Ok();
 }
 
+Status Trainer::MaybeCheckpoint(int epoch, double best, uint32_t since_best) {
+  const auto& c = cfg_.checkpoint();
+  if (c.every_epochs() == 0 || epoch % c.every_epochs() != 0) return Status::Ok();
+  const auto now = std::chrono::steady_clock::now();
+  if (node_->rank() == 0 &&
+      std::chrono::duration<double>(now - last_checkpoint_).count() >= c.every_seconds()) {
+    const std::string dir = checkpoint::EpochDir(dir_.root, static_cast<uint32_t>(epoch));
+    std::error_code ec;
+    std::filesystem::remove_all(dir, ec);  // a partial one from an earlier attempt
+    std::filesystem::create_directories(dir, ec);
+    if (ec) return Unavailable("cannot create " + dir + ": " + ec.message());
+    std::vector<uint32_t> tables = {kLinearTable, kBiasTable};
+    if (spec_.FactorWidth() > 0) tables.push_back(kFactorTable);
+    SPARROW_RETURN_IF_ERROR(kv_->Checkpoint(dir, tables));
+    checkpoint::Manifest m;
+    m.set_epoch(static_cast<uint32_t>(epoch));
+    m.set_best_validation_loss(best);
+    m.set_epochs_since_best(since_best);
+    const double secs =
+        std::chrono::duration<double>(std::chrono::steady_clock::now() - now).count();
+    m.set_write_seconds(secs);
+    const int servers = static_cast<int>(node_->table().servers.size());
+    SPARROW_RETURN_IF_ERROR(checkpoint::WriteManifest(dir, servers, m));
+    uint64_t bytes = 0;
+    for (int r = 0; r < servers; ++r) {
+      bytes += std::filesystem::file_size(checkpoint::ServerPart(dir, r), ec);
+    }
+    checkpoint::Prune(dir_.root, c.keep_last());
+    last_checkpoint_ = std::chrono::steady_clock::now();
+    Say("checkpoint epoch=%d seconds=%.6f bytes=%llu", epoch,
+        std::chrono::duration<double>(last_checkpoint_ - now).count(),
+        static_cast<unsigned long long>(bytes));
+  }
+  // Nobody pushes the next epoch's gradients before the cut is on disk.
+  return node_->Barrier(wire::WORKER);
+}
+
 void Trainer::Say(const char* format, ...) {
   char line[512];
   va_list args;
@@ -377,7 +415,9 @@ Status Trainer::Run() {
     std::error_code ec;
     std::filesystem::create_directories(dir_.root + "/progress", ec);
     const std::string path = dir_.Progress(node_->rank());
-    progress_.reset(std::fopen(path.c_str(), "w"));
+    // Resuming, the lines of the epochs before the checkpoint stay (the launcher kept
+    // only those).
+    progress_.reset(std::fopen(path.c_str(), resume_dir_.empty() ? "w" : "a"));
     if (!progress_) return Unavailable("cannot write " + path);
     Say("started unix_ms=%lld", static_cast<long long>(cluster::UnixMs()));
   }
@@ -411,7 +451,17 @@ Status Trainer::Run() {
   const uint32_t patience = cfg_.train().early_stopping_rounds();
   double best = 0;
   uint32_t since_best = 0;
-  for (int e = 1; e <= epochs; ++e) {
+  int first = 1;
+  if (!resume_dir_.empty()) {
+    SPARROW_ASSIGN_OR_RETURN(checkpoint::Manifest m, checkpoint::ReadManifest(resume_dir_));
+    first = static_cast<int>(m.epoch()) + 1;
+    best = m.best_validation_loss();
+    since_best = m.epochs_since_best();
+    LOG(INFO) << "worker " << node_->rank() << ": resuming at epoch " << first << " from "
+              << resume_dir_;
+  }
+  last_checkpoint_ = std::chrono::steady_clock::now();
+  for (int e = first; e <= epochs; ++e) {
     SPARROW_RETURN_IF_ERROR(TrainEpoch(e));
     // Every worker's pushes of this epoch are applied before anyone scores.
     SPARROW_RETURN_IF_ERROR(node_->Barrier(wire::WORKER));
@@ -434,6 +484,7 @@ Status Trainer::Run() {
       Say("stopped epoch=%d", e);
       break;
     }
+    if (e < epochs) SPARROW_RETURN_IF_ERROR(MaybeCheckpoint(e, best, since_best));
   }
   SPARROW_RETURN_IF_ERROR(node_->Barrier(wire::WORKER));
   if (node_->rank() == 0) {

@@ -25,9 +25,17 @@
 // sums pushed to the servers' meta table and pulled back after a barrier), so all of
 // them decide to stop at the same epoch without a coordinator.
 //
+// Checkpoints (config `checkpoint`, checkpoint/checkpoint.h): at the end of an epoch,
+// once every worker's pushes are applied, rank 0 has every server write its part and
+// then writes the manifest, while the other workers wait at a barrier, so the cut holds
+// no push of a later epoch. It prints `checkpoint epoch=E seconds=S bytes=B`. A worker
+// given a checkpoint (ResumeFrom) starts at the epoch after it, with its early-stopping
+// state, appending to its progress file.
+//
 // Thread safety: Run() on one thread.
 #pragma once
 
+#include <chrono>
 #include <cstdio>
 #include <memory>
 #include <string>
@@ -46,6 +54,9 @@ class Trainer {
  public:
   Trainer(cluster::Node* node, KVClient* kv, config::ExperimentConfig cfg,
           data::FeatureSpec features, std::string run_dir);
+
+  // Resume after the checkpoint in `dir` (whose rows the servers restore). Before Run().
+  void ResumeFrom(std::string dir) { resume_dir_ = std::move(dir); }
 
   Status Run();
 
@@ -87,6 +98,9 @@ class Trainer {
   Status ScoreBatches(const std::vector<data::Batch>& batches, std::vector<models::Scored>* out);
   // Mean validation loss over every worker (summed through the servers' meta table).
   Status ValidationLoss(int epoch, double* loss);
+  // After epoch `epoch`: takes a checkpoint when the config says one is due (rank 0
+  // decides and writes; every worker waits at the barrier after it).
+  Status MaybeCheckpoint(int epoch, double best, uint32_t since_best);
 
   // Prints one progress line to stdout and to the run directory's progress file.
   void Say(const char* format, ...) __attribute__((format(printf, 2, 3)));
@@ -105,6 +119,8 @@ class Trainer {
   data::RowStore store_;  // the training rows, packed
   size_t train_rows_ = 0, test_rows_ = 0;
   size_t steps_per_epoch_ = 0;
+  std::string resume_dir_;
+  std::chrono::steady_clock::time_point last_checkpoint_;  // or the start of training
   models::Workspace ws_;
 };
 

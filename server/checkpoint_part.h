@@ -1,0 +1,34 @@
+// A server's part of a checkpoint (checkpoint/checkpoint.h): its rows of the model's
+// tables with their optimizer state, and the admission counts of keys not admitted yet.
+//
+// The part is a model file (model_file/model_file.h) whose header lists, per server table,
+// a table of full rows (TableInfo.width = Table::row_floats(), TableInfo.table_spec = the
+// table's wire.TableSpec) and, when the table admits keys by count, a table of counts
+// (TableInfo.counts, width 1). Writing costs the table's keys in memory (8 bytes a row),
+// not a copy of its rows; reading costs one chunk of rows.
+//
+// Thread safety: the caller owns the tables (the server's request thread).
+#pragma once
+
+#include <cstdint>
+#include <functional>
+#include <string>
+#include <vector>
+
+#include "core/status.h"
+#include "server/table.h"
+
+namespace sparrow::server {
+
+// Writes `tables` to `path` (temporary file, fsync, rename). *bytes: the file's size.
+Status WriteCheckpointPart(const std::string& path, const std::vector<const Table*>& tables,
+                           uint64_t* bytes);
+
+// Restores every part of the checkpoint in `dir` (as its manifest lists them), keeping the
+// keys in [key_begin, key_end]: a server may restore a checkpoint written by any number of
+// servers. `table_for(spec)` returns the table to fill for a spec (creating it).
+// A corrupt part is DataLoss naming it; the tables may then hold part of the checkpoint.
+Status RestoreCheckpoint(const std::string& dir, uint64_t key_begin, uint64_t key_end,
+                         const std::function<Result<Table*>(const wire::TableSpec&)>& table_for);
+
+}  // namespace sparrow::server
