@@ -61,6 +61,10 @@ void LocalCluster::OnChildExit(pid_t pid, int status) {
     const std::string words = LastWords(s.log_path);
     how += "; its log " + s.log_path + (words.empty() ? " is empty" : " ends: " + words);
   }
+  if (status < 0) {
+    std::lock_guard<std::mutex> lock(deaths_mu_);
+    deaths_.push_back(s.label + " (pid " + std::to_string(pid) + ") " + how);
+  }
   scheduler_->ProcessExited(pid, s.label, how, /*signaled=*/status < 0);
 }
 
@@ -151,6 +155,13 @@ LocalClusterResult LocalCluster::Wait() {
   if (scheduler_thread_.joinable()) scheduler_thread_.join();
   exit_watch_.Stop();  // before the children are reaped below
   r.status = scheduler_status_;
+  {
+    std::lock_guard<std::mutex> lock(deaths_mu_);
+    if (!r.status.ok() && !deaths_.empty() &&
+        r.status.message().find("killed by") == std::string::npos) {
+      r.status = Status(r.status.code(), deaths_.front() + "; then: " + r.status.message());
+    }
+  }
   // After SHUTDOWN a node needs a moment to leave; past that, it is stuck: end it.
   auto reap = [](std::vector<ChildProcess>& v, std::vector<int>* exits) {
     for (auto& c : v) {

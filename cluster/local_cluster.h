@@ -15,6 +15,7 @@
 #include <functional>
 #include <map>
 #include <memory>
+#include <mutex>
 #include <string>
 #include <thread>
 #include <vector>
@@ -50,7 +51,9 @@ struct LocalClusterOptions {
 };
 
 struct LocalClusterResult {
-  Status status;  // the scheduler's verdict
+  // The scheduler's verdict. When a child was killed by a signal it names that death
+  // first, even if its peers' complaints about it reached the scheduler before it did.
+  Status status;
   std::vector<int> server_exits, worker_exits;
   std::vector<std::string> worker_stdout;  // when captured
 };
@@ -86,6 +89,8 @@ class LocalCluster {
     std::chrono::steady_clock::time_point at;
   };
   std::map<pid_t, Started> started_;  // written before the watch starts, then read-only
+  std::mutex deaths_mu_;
+  std::vector<std::string> deaths_;  // "worker process 1 (pid P) killed by ...", in order
   std::vector<ChildProcess> servers_, workers_;
   ExitWatch exit_watch_;
   std::vector<std::thread> readers_;

@@ -136,6 +136,8 @@ Status Launcher::PrepareResume() {
 }
 
 void Launcher::Interrupt(const std::string& why) {
+  interrupted_.store(true);
+  std::lock_guard<std::mutex> lock(cluster_mu_);
   if (cluster_) cluster_->RequestShutdown(why);
 }
 
@@ -152,6 +154,15 @@ void Launcher::OnWorkerLine(int worker, const std::string& line) {
     if (e != kEvents.end()) {
       const double t = (std::atoll(f.at("unix_ms").c_str()) - started_unix_ms_) / 1000.0;
       timeline_[e->second] = std::max(timeline_[e->second], t);
+    }
+  }
+  if (line.rfind("loaded ", 0) == 0 && !restarts_.empty() && restarts_.back().recovered_s < 0 &&
+      ++loaded_since_restart_ == static_cast<int>(cfg_.cluster().workers())) {
+    restarts_.back().recovered_s = Now() - started_s_;  // they train from here on
+    if (options_.progress) {
+      std::printf("training again %.2f s after the death\n",
+                  restarts_.back().recovered_s - restarts_.back().at_s);
+      std::fflush(stdout);
     }
   }
   const int epoch = f.count("epoch") ? std::atoi(f.at("epoch").c_str()) : 0;
@@ -250,6 +261,41 @@ Result<models::Metrics> Launcher::ScoreEpoch(int epoch) {
 Status Launcher::Run() {
   started_s_ = Now();
   started_unix_ms_ = cluster::UnixMs();
+  const uint32_t max_restarts = cfg_.cluster().max_restarts();
+  for (uint32_t restart = 0;; ++restart) {
+    bool died = false;
+    Status st = RunCluster(&died);
+    if (st.ok()) break;
+    st = st.WithContext("training failed (logs in " + dir_.Logs() + ")");
+    if (!died || interrupted_.load() || restart >= max_restarts) return st;
+    // A process died: roll every node back to the newest checkpoint (or the start) and
+    // run the rest again. Nothing a dead node held is trusted; nothing is lost beyond
+    // the epochs since that checkpoint.
+    const double died_at = Now();
+    std::printf("%s\nrestarting the cluster (%u of at most %u)\n", st.message().c_str(),
+                restart + 1, max_restarts);
+    std::fflush(stdout);
+    {
+      std::lock_guard<std::mutex> lock(mu_);
+      history_.clear();
+      checkpoints_.clear();
+      partial_.assign(cfg_.train().epochs() + 1, Partial());
+    }
+    resume_dir_.clear();
+    resume_epoch_ = 0;
+    SPARROW_RETURN_IF_ERROR(PrepareResume());
+    std::lock_guard<std::mutex> lock(mu_);
+    restarts_.push_back({resume_epoch_, st.message(), died_at - started_s_});
+    loaded_since_restart_ = 0;
+  }
+  timeline_["cluster_stopped"] = Now() - started_s_;
+  uint64_t rows = 0;
+  SPARROW_RETURN_IF_ERROR(MergeModel(&rows));
+  timeline_["model_written"] = Now() - started_s_;
+  return WriteOutputs(Now() - started_s_);
+}
+
+Status Launcher::RunCluster(bool* died) {
   cluster::LocalClusterOptions lo;
   lo.binary = options_.binary;
   lo.servers = cfg_.cluster().servers();
@@ -274,7 +320,10 @@ Status Launcher::Run() {
   lo.log_dir = dir_.Logs();
   lo.capture_worker_stdout = true;
   lo.on_worker_line = [this](int w, const std::string& line) { OnWorkerLine(w, line); };
-  cluster_ = std::make_unique<cluster::LocalCluster>(lo);
+  {
+    std::lock_guard<std::mutex> lock(cluster_mu_);
+    cluster_ = std::make_unique<cluster::LocalCluster>(lo);
+  }
   live_ = true;
   if (options_.progress) {
     std::printf("training %s: %s, %u server(s), %u worker(s), logs in %s\n", cfg_.name().c_str(),
@@ -288,11 +337,13 @@ Status Launcher::Run() {
     std::fflush(stdout);
   }
   SPARROW_RETURN_IF_ERROR(cluster_->Start());
+  if (interrupted_.load()) cluster_->RequestShutdown("interrupted");
   cluster::LocalClusterResult r = cluster_->Wait();
-  if (!r.status.ok()) {
-    // Repeat the first worker error a person can act on.
-    return r.status.WithContext("training failed (logs in " + dir_.Logs() + ")");
-  }
+  // A child ended by a signal died (a crash, the OOM killer, kill -9); one that exited
+  // with a status said why itself, and running again would say the same.
+  for (int e : r.server_exits) *died = *died || e < 0;
+  for (int e : r.worker_exits) *died = *died || e < 0;
+  if (!r.status.ok()) return r.status;
   for (size_t i = 0; i < r.worker_exits.size(); ++i) {
     if (r.worker_exits[i] != 0) {
       return Internal("worker " + std::to_string(i) + " ended with " +
@@ -300,11 +351,7 @@ Status Launcher::Run() {
                       "/worker-" + std::to_string(i) + ".log)");
     }
   }
-  timeline_["cluster_stopped"] = Now() - started_s_;
-  uint64_t rows = 0;
-  SPARROW_RETURN_IF_ERROR(MergeModel(&rows));
-  timeline_["model_written"] = Now() - started_s_;
-  return WriteOutputs(Now() - started_s_);
+  return Status::Ok();
 }
 
 Status Launcher::Finish() {
@@ -484,6 +531,14 @@ Status Launcher::WriteOutputs(double wall_s) {
     ckpts.push_back({{"epoch", c.epoch}, {"seconds", c.seconds}, {"bytes", c.bytes}});
   }
   j["checkpoints"] = ckpts;
+  nlohmann::json restarts = nlohmann::json::array();
+  for (const auto& r : restarts_) {
+    restarts.push_back({{"from_epoch", r.from_epoch},
+                        {"reason", r.reason},
+                        {"at_s", r.at_s},
+                        {"recovery_s", r.recovered_s >= 0 ? r.recovered_s - r.at_s : -1}});
+  }
+  j["restarts"] = restarts;
   if (!resume_dir_.empty()) j["resumed_after_epoch"] = resume_epoch_;
   j["table_keys"] = table_keys_;
   j["bytes_per_key"] = table_keys_ > 0 ? table_bytes_ / table_keys_ : 0.0;

@@ -18,9 +18,14 @@
 // directory (progress lines, scores, model parts): the directory must be on a file
 // system every machine shares.
 //
+// A process of the cluster that dies (a signal ends it) costs a restart, not the run: every
+// node is stopped and the cluster starts again from the newest checkpoint, up to
+// cluster.max_restarts times; metrics.json lists the restarts.
+//
 // Thread safety: one thread; Interrupt() from any thread (Ctrl-C).
 #pragma once
 
+#include <atomic>
 #include <map>
 #include <memory>
 #include <mutex>
@@ -82,6 +87,9 @@ class Launcher {
   // Resuming: finds the newest checkpoint, keeps the workers' progress lines up to its
   // epoch (dropping what ran after it) and replays them into the history.
   Status PrepareResume();
+  // Runs the cluster once to its end; *died tells whether a process of it died (a signal
+  // ended it), which is worth a restart.
+  Status RunCluster(bool* died);
   void OnWorkerLine(int worker, const std::string& line);
   void MaybeFinishEpoch(int epoch);
   Status MergeModel(uint64_t* rows);
@@ -94,7 +102,17 @@ class Launcher {
   models::ModelSpec spec_;
   experiment::RunDir dir_;
   std::string config_text_;
+  std::mutex cluster_mu_;  // guards cluster_ against Interrupt() from another thread
   std::unique_ptr<cluster::LocalCluster> cluster_;
+  std::atomic<bool> interrupted_{false};
+  struct Restart {
+    int from_epoch;           // epochs the checkpoint it resumed held (0: from the start)
+    std::string reason;       // the death that caused it
+    double at_s;              // seconds into the run when it was seen
+    double recovered_s = -1;  // seconds into the run when every worker trains again
+  };
+  int loaded_since_restart_ = 0;  // workers whose data is loaded since the last restart
+  std::vector<Restart> restarts_;
 
   std::mutex mu_;  // guards what worker reader threads update
   struct Partial {

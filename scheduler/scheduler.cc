@@ -257,6 +257,8 @@ void Scheduler::ProcessExited(int pid, const std::string& label, const std::stri
     std::lock_guard<std::mutex> lock(mu_);
     if (done_) return;
     exits_.push_back({pid, label, how, NowMs() + (signaled ? 0 : kExitGraceMs)});
+    // Now, not on Run()'s next turn: its peers' complaints about it are on their way.
+    if (signaled) CheckExits();
   }
   cv_.notify_all();
 }
