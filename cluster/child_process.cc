@@ -10,7 +10,10 @@
 #include <chrono>
 #include <cstdint>
 #include <cstring>
+#include <fstream>
+#include <iterator>
 #include <memory>
+#include <sstream>
 #include <thread>
 
 namespace sparrow::cluster {
@@ -188,6 +191,27 @@ std::string DescribeExit(int status) {
   const std::string name =
       abbrev ? std::string("SIG") + abbrev : "signal " + std::to_string(-status);
   return "killed by " + name + " (" + strsignal(-status) + ")";
+}
+
+std::vector<RunningChild> ChildrenOf(pid_t parent) {
+  auto slurp = [](const std::string& path) {
+    std::ifstream in(path, std::ios::binary);
+    return std::string(std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>());
+  };
+  const std::string p = std::to_string(parent);
+  std::istringstream children(slurp("/proc/" + p + "/task/" + p + "/children"));
+  std::vector<RunningChild> out;
+  pid_t pid;
+  while (children >> pid) {
+    const std::string cmdline = slurp("/proc/" + std::to_string(pid) + "/cmdline");
+    const size_t first = cmdline.find('\0');  // argv[0] NUL argv[1] NUL ...
+    if (first == std::string::npos) continue;
+    const size_t second = cmdline.find('\0', first + 1);
+    out.push_back(
+        {pid, cmdline.substr(first + 1, second == std::string::npos ? std::string::npos
+                                                                    : second - first - 1)});
+  }
+  return out;
 }
 
 }  // namespace sparrow::cluster

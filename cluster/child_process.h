@@ -59,4 +59,13 @@ class ChildProcess {
 // Describes an exit status from Wait(): "exit 0", "killed by SIGKILL (Killed)".
 std::string DescribeExit(int status);
 
+// A running child of some process, and the first argument it was started with (for a
+// `sparrow` process, its command: "server", "worker", ...).
+struct RunningChild {
+  pid_t pid;
+  std::string command;
+};
+// The children of `parent` that its main thread started, from /proc (empty if it is gone).
+std::vector<RunningChild> ChildrenOf(pid_t parent);
+
 }  // namespace sparrow::cluster

@@ -63,7 +63,7 @@ void LocalCluster::OnChildExit(pid_t pid, int status) {
   }
   if (status < 0) {
     std::lock_guard<std::mutex> lock(deaths_mu_);
-    deaths_.push_back(s.label + " (pid " + std::to_string(pid) + ") " + how);
+    deaths_.push_back({pid, s.label + " (pid " + std::to_string(pid) + ") " + how});
   }
   scheduler_->ProcessExited(pid, s.label, how, /*signaled=*/status < 0);
 }
@@ -157,9 +157,12 @@ LocalClusterResult LocalCluster::Wait() {
   r.status = scheduler_status_;
   {
     std::lock_guard<std::mutex> lock(deaths_mu_);
+    // Unless the verdict already names that process (the scheduler saw the death itself,
+    // or had declared it dead before).
     if (!r.status.ok() && !deaths_.empty() &&
-        r.status.message().find("killed by") == std::string::npos) {
-      r.status = Status(r.status.code(), deaths_.front() + "; then: " + r.status.message());
+        r.status.message().find("pid " + std::to_string(deaths_.front().pid) + " ") ==
+            std::string::npos) {
+      r.status = Status(r.status.code(), deaths_.front().what + "; then: " + r.status.message());
     }
   }
   // After SHUTDOWN a node needs a moment to leave; past that, it is stuck: end it.

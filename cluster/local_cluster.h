@@ -90,7 +90,11 @@ class LocalCluster {
   };
   std::map<pid_t, Started> started_;  // written before the watch starts, then read-only
   std::mutex deaths_mu_;
-  std::vector<std::string> deaths_;  // "worker process 1 (pid P) killed by ...", in order
+  struct Death {
+    pid_t pid;
+    std::string what;  // "worker process 1 (pid P) killed by ..."
+  };
+  std::vector<Death> deaths_;  // children ended by a signal, in order
   std::vector<ChildProcess> servers_, workers_;
   ExitWatch exit_watch_;
   std::vector<std::thread> readers_;

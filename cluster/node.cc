@@ -170,6 +170,7 @@ void Node::OnControl(const transport::Message& msg) {
       return;
     }
     case wire::SHUTDOWN:
+      if (h.control().failed() && failed_handler_) failed_handler_(h.control().reason());
       MarkShutdown(h.control().failed() ? Aborted("cluster failed: " + h.control().reason())
                                         : Status::Ok());
       return;

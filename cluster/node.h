@@ -57,6 +57,12 @@ class Node {
   // Called (on the receive thread) when the scheduler declares nodes dead, or with
   // {kSchedulerId} when the scheduler itself is lost. Set before Start().
   void SetDeadHandler(DeadHandler h) { dead_handler_ = std::move(h); }
+  // Called (on the receive thread) when the scheduler ends the cluster as failed, before
+  // WaitForShutdown() returns: for a role whose main thread may be busy for long (a worker
+  // reading its data) and should not keep a failed cluster waiting. Before Start().
+  void SetFailedHandler(std::function<void(const std::string& why)> h) {
+    failed_handler_ = std::move(h);
+  }
 
   int id() const { return id_; }
   int rank() const { return rank_; }
@@ -98,6 +104,7 @@ class Node {
   transport::Van van_;
   Handler handler_;
   DeadHandler dead_handler_;
+  std::function<void(const std::string&)> failed_handler_;
   std::atomic<int> id_{-1};  // read by Finish() from a signal-handling thread
   int rank_ = -1;
   NodeTable table_;

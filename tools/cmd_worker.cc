@@ -66,6 +66,12 @@ int RunWorker(const std::vector<std::string>& /*args*/) {
   cluster::Node node(NodeOptionsFromFlags(wire::WORKER));
   worker::KVClientOptions ko;
   ko.request_timeout_ms = FLAGS_request_timeout_ms;
+  // A failed cluster is restarted or given up: nothing this worker computes from here on
+  // is kept, and it may be deep in reading its data. Leave now.
+  node.SetFailedHandler([](const std::string& why) {
+    LOG(WARNING) << "worker leaving: cluster failed: " << why;
+    _exit(1);
+  });
   worker::KVClient kv(&node, ko);
   kv.Attach();
   // Published before Start(): a signal while joining must still reach the scheduler

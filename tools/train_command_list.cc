@@ -11,6 +11,12 @@ std::vector<Command> TrainCommands() {
        "writes model.bin, metrics.json, report.html",
        {"out", "stage", "resume"},
        &RunTrain},
+      {"bench chaos",
+       "CONFIG [--kills=N] [--seed=S] [--out=DIR]",
+       "train CONFIG undisturbed, then again while SIGKILLing N random servers or workers; "
+       "print what each death cost (recovery time, test metric)",
+       {"kills", "seed", "out"},
+       &RunBenchChaos},
       {"predict",
        "--model=M --data=FILE[,FILE] [--output=OUT] [--split=all|train|test]",
        "score data with a model: one prediction per line, in input order",

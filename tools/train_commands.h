@@ -10,5 +10,6 @@ int RunTrain(const std::vector<std::string>& args);
 int RunPredict(const std::vector<std::string>& args);
 int RunEval(const std::vector<std::string>& args);
 int RunInspect(const std::vector<std::string>& args);
+int RunBenchChaos(const std::vector<std::string>& args);
 
 }  // namespace sparrow::tools

@@ -361,6 +361,9 @@ Status Trainer::ValidationLoss(int epoch, double* loss) {
 Status Trainer::MaybeCheckpoint(int epoch, double best, uint32_t since_best) {
   const auto& c = cfg_.checkpoint();
   if (c.every_epochs() == 0 || epoch % c.every_epochs() != 0) return Status::Ok();
+  // Every worker has scored the epoch and said so: a checkpoint's epochs are whole in the
+  // progress files the launcher replays on resume.
+  SPARROW_RETURN_IF_ERROR(node_->Barrier(wire::WORKER));
   const auto now = std::chrono::steady_clock::now();
   if (node_->rank() == 0 &&
       std::chrono::duration<double>(now - last_checkpoint_).count() >= c.every_seconds()) {

@@ -26,9 +26,9 @@
 // them decide to stop at the same epoch without a coordinator.
 //
 // Checkpoints (config `checkpoint`, checkpoint/checkpoint.h): at the end of an epoch,
-// once every worker's pushes are applied, rank 0 has every server write its part and
-// then writes the manifest, while the other workers wait at a barrier, so the cut holds
-// no push of a later epoch. It prints `checkpoint epoch=E seconds=S bytes=B`. A worker
+// once every worker's pushes are applied and its test scores written (a barrier), rank 0
+// has every server write its part and then writes the manifest, while the other workers
+// wait at a second barrier, so the cut holds no push of a later epoch. It prints `checkpoint epoch=E seconds=S bytes=B`. A worker
 // given a checkpoint (ResumeFrom) starts at the epoch after it, with its early-stopping
 // state, appending to its progress file.
 //
