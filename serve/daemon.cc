@@ -6,6 +6,7 @@
 #include <chrono>
 #include <thread>
 
+#include "serve/open_files.h"
 #include "serve/serve_config.h"
 
 namespace sparrow::serve {
@@ -60,6 +61,15 @@ Result<std::unique_ptr<Daemon>> Daemon::Start(const std::string& model_path, Ser
   }
   d->ctx_.metrics.SetModel(model->id(), model->version(), model->generation());
   d->ctx_.slot.Set(std::move(model));
+  const uint64_t files = RaiseOpenFileLimit();
+  // Beside the connections: the model file, the binary endpoint's sockets, logs.
+  const uint64_t need = uint64_t{d->ctx_.config.max_connections()} + 64;
+  if (!d->ctx_.config.http().empty() && files < need) {
+    LOG(WARNING) << "serve: the open-file limit is " << files
+                 << ", below max_connections + 64 = " << need
+                 << ": connections past it are refused (raise it with `ulimit -n`, "
+                 << "LimitNOFILE= under systemd, or lower max_connections)";
+  }
   if (!d->ctx_.config.http().empty()) {
     SPARROW_ASSIGN_OR_RETURN(d->http_, HttpServer::Start(d->ctx_.config.http(), &d->ctx_));
   }

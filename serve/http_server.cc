@@ -3,11 +3,17 @@
 #include <arpa/inet.h>
 #include <glog/logging.h>
 #include <netinet/in.h>
+#include <poll.h>
+#include <sys/eventfd.h>
+#include <sys/socket.h>
 #include <unistd.h>
 
+#include <cerrno>
 #include <chrono>
 #include <cstring>
+#include <fstream>
 #include <string_view>
+#include <thread>
 
 #include "serve/auth.h"
 #include "serve/json_writer.h"
@@ -28,16 +34,28 @@ struct Conn {
   Clock::time_point start;
 };
 
-// One thread's scoring state; MHD threads live as long as the daemon.
+// One thread's scoring state; the loop threads live as long as the server.
 struct ThreadState {
   ScoreWorker worker;
   ModelSlot::Cache cache;
   std::string response;
+  // When this loop's current pass over ready connections began (HttpServer::Run sets it
+  // before each MHD_run). A request reached later than max_queue_ms into the pass has
+  // waited at least that long behind the requests before it.
+  Clock::time_point pass_start;
+  // The shed answer, built once per loop: 503 + Retry-After, queued without copying.
+  MHD_Response* shed = nullptr;
 };
 ThreadState& State() {
   thread_local ThreadState state;
   return state;
 }
+
+// A body buffer grown past this by one large request is released when the request ends,
+// so idle keep-alive connections hold at most this much body memory each.
+constexpr size_t kKeptBodyBytes = 64 << 10;
+
+constexpr char kShedBody[] = "{\"error\":\"overloaded: the scoring queue is full; retry later\"}";
 
 MHD_Result Send(MHD_Connection* c, Conn* conn, ServeContext* ctx, int status, std::string_view body,
                 const char* type = "application/json") {
@@ -181,6 +199,7 @@ MHD_Result Access(void* cls, MHD_Connection* c, const char* url, const char* met
       const int64_t pending = ctx->metrics.pending().fetch_add(1, std::memory_order_relaxed) + 1;
       conn->admitted = true;
       if (pending > static_cast<int64_t>(ctx->config.max_pending())) {
+        ctx->metrics.CountShed(ShedReason::kPending);
         return SendError(c, conn, ctx, 503, "overloaded: too many requests pending; retry later");
       }
       const char* len =
@@ -224,7 +243,22 @@ MHD_Result Access(void* cls, MHD_Connection* c, const char* url, const char* met
     return SendError(c, conn, ctx, 413,
                      "body over " + std::to_string(ctx->config.max_body_bytes()) + " bytes");
   }
-  if (conn->endpoint == Endpoint::kScore) return HandleScore(c, conn, ctx);
+  if (conn->endpoint == Endpoint::kScore) {
+    const uint32_t budget_ms = ctx->config.max_queue_ms();
+    ThreadState& st = State();
+    if (budget_ms > 0 && st.shed != nullptr &&
+        Clock::now() - st.pass_start > std::chrono::milliseconds(budget_ms)) {
+      // Shed after the body is read, not at the headers: an answer queued before the body
+      // makes libmicrohttpd close the connection, and a reconnect costs more than the read.
+      ctx->metrics.CountShed(ShedReason::kQueue);
+      if (ctx->draining.load(std::memory_order_relaxed)) {
+        return SendError(c, conn, ctx, 503, "overloaded: the scoring queue is full; retry later");
+      }
+      conn->status = 503;
+      return MHD_queue_response(c, 503, st.shed);
+    }
+    return HandleScore(c, conn, ctx);
+  }
   // The admin reload.
   Status st = ctx->reload("POST /v1/admin/reload");
   if (!st.ok())
@@ -240,6 +274,7 @@ void Completed(void* cls, MHD_Connection*, void** con_cls, MHD_RequestTerminatio
   *con_cls = nullptr;
   if (conn->admitted) ctx->metrics.pending().fetch_sub(1, std::memory_order_relaxed);
   conn->admitted = false;
+  if (conn->body.capacity() > kKeptBodyBytes) std::string().swap(conn->body);
   const int status = conn->status == 0 ? 500 : conn->status;  // 0: ended before an answer
   ctx->metrics.CountRequest(conn->endpoint, status);
   if (conn->endpoint == Endpoint::kScore) {
@@ -261,7 +296,39 @@ void ConnectionEvent(void*, MHD_Connection*, void** socket_context,
   }
 }
 
+// The kernel's cap on any listen backlog; 0 when it cannot be read.
+unsigned Somaxconn() {
+  std::ifstream in("/proc/sys/net/core/somaxconn");
+  unsigned v = 0;
+  in >> v;
+  return v;
+}
+
+unsigned Connections(MHD_Daemon* d) {
+  const MHD_DaemonInfo* info = MHD_get_daemon_info(d, MHD_DAEMON_INFO_CURRENT_CONNECTIONS);
+  return info ? info->num_connections : 0;
+}
+
+// At most this many connections are accepted per pass (a few ms of work), so a connect
+// storm cannot starve the connections already open for long. libmicrohttpd's own loop
+// takes 10 per pass: under load a pass takes tens of ms, and 4,096 clients connecting at
+// once then waited seconds in the accept queue.
+constexpr int kAcceptBurst = 1024;
+// The longest a loop sleeps without an event; a bound, not a tick (Wake() interrupts it).
+constexpr int kMaxWaitMs = 1000;
+
 }  // namespace
+
+// One libmicrohttpd daemon (external epoll mode, no listening socket of its own) and the
+// thread that drives it.
+struct HttpServer::Loop {
+  MHD_Daemon* daemon = nullptr;
+  int epoll_fd = -1;  // libmicrohttpd's; readable when it has work
+  int wake_fd = -1;   // eventfd: Wake() writes it so flags are seen at once
+  unsigned max_connections = 0;
+  std::atomic<bool> polls_listen{true};  // false once this loop no longer touches listen_fd_
+  std::thread thread;
+};
 
 Result<std::unique_ptr<HttpServer>> HttpServer::Start(const std::string& host_port,
                                                       ServeContext* ctx) {
@@ -278,34 +345,159 @@ Result<std::unique_ptr<HttpServer>> HttpServer::Start(const std::string& host_po
     return InvalidArgument("--http must be IPV4:PORT, not " + host_port);
   }
   const ServeConfig& cfg = ctx->config;
-  unsigned flags = MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_EPOLL | MHD_USE_ITC | MHD_USE_TURBO;
   std::unique_ptr<HttpServer> s(new HttpServer());
-  s->daemon_ = MHD_start_daemon(
-      flags, static_cast<uint16_t>(port), nullptr, nullptr, &Access, ctx, MHD_OPTION_SOCK_ADDR,
-      reinterpret_cast<const sockaddr*>(&addr), MHD_OPTION_THREAD_POOL_SIZE,
-      static_cast<unsigned>(cfg.threads() > 1 ? cfg.threads() : 0), MHD_OPTION_CONNECTION_LIMIT,
-      static_cast<unsigned>(cfg.max_connections()), MHD_OPTION_CONNECTION_TIMEOUT,
-      static_cast<unsigned>(cfg.connection_timeout_s()), MHD_OPTION_NOTIFY_COMPLETED, &Completed,
-      ctx, MHD_OPTION_NOTIFY_CONNECTION, &ConnectionEvent, nullptr, MHD_OPTION_LISTEN_BACKLOG_SIZE,
-      1024u, MHD_OPTION_END);
-  if (s->daemon_ == nullptr) {
-    return Unavailable("cannot listen on http " + host_port + " (in use, or not a local address?)");
+  s->ctx_ = ctx;
+
+  // The listening socket is ours: the loops share it (non-blocking, so a loop that loses
+  // the race for a connection gets EAGAIN) and we choose the backlog.
+  s->listen_fd_ = socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+  if (s->listen_fd_ < 0) return Unavailable(std::string("socket: ") + std::strerror(errno));
+  const int one = 1;
+  setsockopt(s->listen_fd_, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
+  const unsigned backlog = cfg.listen_backlog();
+  if (bind(s->listen_fd_, reinterpret_cast<const sockaddr*>(&addr), sizeof(addr)) != 0 ||
+      listen(s->listen_fd_, static_cast<int>(backlog)) != 0) {
+    return Unavailable("cannot listen on http " + host_port + ": " + std::strerror(errno) +
+                       " (in use, or not a local address?)");
   }
-  const MHD_DaemonInfo* info = MHD_get_daemon_info(s->daemon_, MHD_DAEMON_INFO_BIND_PORT);
-  s->port_ = info ? info->port : static_cast<uint16_t>(port);
+  socklen_t len = sizeof(addr);
+  getsockname(s->listen_fd_, reinterpret_cast<sockaddr*>(&addr), &len);
+  s->port_ = ntohs(addr.sin_port);
+  if (const unsigned cap = Somaxconn(); cap > 0 && cap < backlog) {
+    // listen() silently takes min(backlog, somaxconn): a connect burst beyond it overflows
+    // the accept queue and those clients wait for SYN retransmits (1 s, 3 s, ...).
+    LOG(WARNING) << "serve: listen backlog " << backlog << " is capped by the kernel at "
+                 << "net.core.somaxconn=" << cap << "; to queue more connections: "
+                 << "sysctl -w net.core.somaxconn=" << backlog;
+  }
+
+  const unsigned threads = cfg.threads();
+  for (unsigned i = 0; i < threads; ++i) {
+    auto loop = std::make_unique<Loop>();
+    loop->max_connections = cfg.max_connections() / threads + (i < cfg.max_connections() % threads);
+    if (loop->max_connections == 0) loop->max_connections = 1;
+    loop->daemon = MHD_start_daemon(
+        MHD_USE_EPOLL | MHD_USE_TURBO | MHD_USE_NO_LISTEN_SOCKET, 0, nullptr, nullptr, &Access, ctx,
+        MHD_OPTION_CONNECTION_LIMIT, loop->max_connections, MHD_OPTION_CONNECTION_TIMEOUT,
+        static_cast<unsigned>(cfg.connection_timeout_s()), MHD_OPTION_NOTIFY_COMPLETED, &Completed,
+        ctx, MHD_OPTION_NOTIFY_CONNECTION, &ConnectionEvent, nullptr, MHD_OPTION_END);
+    if (loop->daemon == nullptr) return Internal("cannot start libmicrohttpd");
+    const MHD_DaemonInfo* info = MHD_get_daemon_info(loop->daemon, MHD_DAEMON_INFO_EPOLL_FD);
+    loop->epoll_fd = info ? info->epoll_fd : -1;
+    loop->wake_fd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
+    if (loop->epoll_fd < 0 || loop->wake_fd < 0) {
+      if (loop->wake_fd >= 0) close(loop->wake_fd);
+      MHD_stop_daemon(loop->daemon);
+      return Internal("cannot set up the HTTP event loop");
+    }
+    s->loops_.push_back(std::move(loop));
+  }
+  for (auto& loop : s->loops_) {
+    Loop* l = loop.get();
+    HttpServer* self = s.get();
+    l->thread = std::thread([self, l] { self->Run(l); });
+  }
   return s;
 }
 
+void HttpServer::Run(Loop* loop) {
+  MHD_Daemon* const d = loop->daemon;
+  ThreadState& st = State();
+  st.shed = MHD_create_response_from_buffer(sizeof(kShedBody) - 1, const_cast<char*>(kShedBody),
+                                            MHD_RESPMEM_PERSISTENT);
+  if (st.shed != nullptr) {
+    MHD_add_response_header(st.shed, MHD_HTTP_HEADER_CONTENT_TYPE, "application/json");
+    MHD_add_response_header(st.shed, MHD_HTTP_HEADER_RETRY_AFTER,
+                            std::to_string(ctx_->config.retry_after_s()).c_str());
+  }
+  auto accept_paused_until = Clock::time_point();
+  while (!stopping_.load(std::memory_order_acquire)) {
+    const bool accepting = accepting_.load(std::memory_order_acquire);
+    if (!accepting && loop->polls_listen.load(std::memory_order_relaxed)) {
+      loop->polls_listen.store(false, std::memory_order_release);  // StopAccepting waits on it
+    }
+    // At the connection limit the listening socket is left alone: new connections wait in
+    // the kernel's accept queue until one closes.
+    const bool poll_listen =
+        accepting && Connections(d) < loop->max_connections && Clock::now() >= accept_paused_until;
+    int timeout = kMaxWaitMs;
+    MHD_UNSIGNED_LONG_LONG mhd_ms = 0;
+    if (MHD_get_timeout(d, &mhd_ms) == MHD_YES && mhd_ms < static_cast<unsigned>(kMaxWaitMs)) {
+      timeout = static_cast<int>(mhd_ms);
+    }
+    if (accepting && !poll_listen && timeout > 10) timeout = 10;  // recheck the limit soon
+    pollfd fds[3] = {
+        {loop->wake_fd, POLLIN, 0}, {loop->epoll_fd, POLLIN, 0}, {listen_fd_, POLLIN, 0}};
+    if (poll(fds, poll_listen ? 3 : 2, timeout) < 0 && errno != EINTR) {
+      PLOG(ERROR) << "serve: poll";
+      std::this_thread::sleep_for(std::chrono::milliseconds(10));
+    }
+    if (fds[0].revents & POLLIN) {
+      uint64_t v;
+      (void)!read(loop->wake_fd, &v, sizeof(v));
+    }
+    if (poll_listen && (fds[2].revents & POLLIN)) {
+      for (int i = 0; i < kAcceptBurst && Connections(d) < loop->max_connections; ++i) {
+        sockaddr_storage peer{};
+        socklen_t plen = sizeof(peer);
+        const int fd = accept4(listen_fd_, reinterpret_cast<sockaddr*>(&peer), &plen,
+                               SOCK_NONBLOCK | SOCK_CLOEXEC);
+        if (fd < 0) {
+          if (errno == EMFILE || errno == ENFILE || errno == ENOBUFS || errno == ENOMEM) {
+            // Out of descriptors or memory: the socket stays readable, so polling it again
+            // at once would spin. Serve what is open and retry shortly.
+            LOG_EVERY_N(WARNING, 1000) << "serve: accept: " << std::strerror(errno)
+                                       << " (raise the open-file limit or lower "
+                                          "max_connections); retrying in 100 ms";
+            accept_paused_until = Clock::now() + std::chrono::milliseconds(100);
+          }
+          break;  // EAGAIN: another loop took it, or the queue is empty
+        }
+        // On failure libmicrohttpd has closed the socket.
+        (void)MHD_add_connection(d, fd, reinterpret_cast<const sockaddr*>(&peer), plen);
+      }
+    }
+    st.pass_start = Clock::now();
+    MHD_run(d);
+  }
+  if (st.shed != nullptr) MHD_destroy_response(st.shed);  // queued copies hold references
+  st.shed = nullptr;
+}
+
+void HttpServer::Wake() {
+  const uint64_t one = 1;
+  for (auto& loop : loops_) (void)!write(loop->wake_fd, &one, sizeof(one));
+}
+
 void HttpServer::StopAccepting() {
-  if (daemon_ == nullptr) return;
-  const MHD_socket fd = MHD_quiesce_daemon(daemon_);
-  if (fd != MHD_INVALID_SOCKET) close(fd);
+  if (listen_fd_ < 0) return;
+  accepting_.store(false, std::memory_order_release);
+  Wake();
+  for (auto& loop : loops_) {
+    while (loop->polls_listen.load(std::memory_order_acquire)) {
+      std::this_thread::sleep_for(std::chrono::microseconds(200));
+    }
+  }
+  close(listen_fd_);
+  listen_fd_ = -1;
 }
 
 void HttpServer::Stop() {
-  if (daemon_ == nullptr) return;
-  MHD_stop_daemon(daemon_);
-  daemon_ = nullptr;
+  if (loops_.empty() && listen_fd_ < 0) return;
+  stopping_.store(true, std::memory_order_release);
+  Wake();
+  for (auto& loop : loops_) {
+    if (loop->thread.joinable()) loop->thread.join();
+  }
+  // The threads are gone, so the daemons may be stopped from here; this closes every
+  // connection (Completed runs for requests cut short).
+  for (auto& loop : loops_) {
+    MHD_stop_daemon(loop->daemon);
+    close(loop->wake_fd);
+  }
+  loops_.clear();
+  if (listen_fd_ >= 0) close(listen_fd_);
+  listen_fd_ = -1;
 }
 
 HttpServer::~HttpServer() {

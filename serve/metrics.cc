@@ -112,6 +112,16 @@ std::string Metrics::Render() const {
          static_cast<double>(unknown_.load(std::memory_order_relaxed)));
   scalar("sparrow_serve_pending", "gauge", "Requests admitted and not yet answered.",
          static_cast<double>(pending_.load(std::memory_order_relaxed)));
+  out +=
+      "# HELP sparrow_serve_shed_total Scoring requests answered 503 without scoring.\n"
+      "# TYPE sparrow_serve_shed_total counter\n";
+  for (const auto& [reason, name] :
+       {std::pair{ShedReason::kQueue, "queue"}, std::pair{ShedReason::kPending, "pending"}}) {
+    std::snprintf(line, sizeof(line), "sparrow_serve_shed_total{reason=\"%s\"} %llu\n", name,
+                  static_cast<unsigned long long>(
+                      shed_[static_cast<size_t>(reason)].load(std::memory_order_relaxed)));
+    out += line;
+  }
   scalar("sparrow_serve_reloads_total", "counter", "Models loaded after the first.",
          static_cast<double>(reloads_.load(std::memory_order_relaxed)));
   scalar("sparrow_serve_reload_failures_total", "counter", "Reloads rejected (old model kept).",

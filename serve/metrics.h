@@ -6,6 +6,9 @@
 //   sparrow_serve_rows_scored_total                 rows scored (HTTP and binary)
 //   sparrow_serve_unknown_columns_total             columns dropped under unknown_column IGNORE
 //   sparrow_serve_pending                           requests admitted and not yet answered
+//   sparrow_serve_shed_total{reason}                scoring requests answered 503 without
+//                                                   scoring: "queue" (reached past
+//                                                   max_queue_ms), "pending" (max_pending)
 //   sparrow_serve_model_info{model,version} 1       the model serving now
 //   sparrow_serve_model_generation                  loads so far (1 = the first model)
 //   sparrow_serve_reloads_total, sparrow_serve_reload_failures_total
@@ -35,6 +38,9 @@ enum class Endpoint : uint8_t {
 };
 const char* EndpointName(Endpoint e);
 
+// Why a scoring request was shed (answered 503 + Retry-After without scoring).
+enum class ShedReason : uint8_t { kQueue, kPending, kCount };
+
 class Metrics {
  public:
   // Status codes tracked by name; any other lands in "other".
@@ -49,6 +55,9 @@ class Metrics {
   void AddUnknownColumns(uint64_t n) { unknown_.fetch_add(n, std::memory_order_relaxed); }
   void CountReload(bool ok) {
     (ok ? reloads_ : reload_failures_).fetch_add(1, std::memory_order_relaxed);
+  }
+  void CountShed(ShedReason r) {
+    shed_[static_cast<size_t>(r)].fetch_add(1, std::memory_order_relaxed);
   }
   void SetModel(const std::string& id, const std::string& version, uint64_t generation);
   std::atomic<int64_t>& pending() { return pending_; }
@@ -68,6 +77,7 @@ class Metrics {
   std::array<Histogram, kEndpoints> latency_{};
   std::atomic<uint64_t> rows_{0}, unknown_{0}, reloads_{0}, reload_failures_{0};
   std::atomic<int64_t> pending_{0};
+  std::array<std::atomic<uint64_t>, static_cast<size_t>(ShedReason::kCount)> shed_{};
   mutable std::mutex model_mu_;  // guards the three below (changed only on reload)
   std::string model_id_, model_version_;
   uint64_t generation_ = 0;

@@ -27,6 +27,8 @@ Status ValidateServeConfig(const ServeConfig& c) {
   if (c.max_body_bytes() == 0) return InvalidArgument("max_body_bytes must be > 0");
   if (c.max_records() == 0) return InvalidArgument("max_records must be > 0");
   if (c.max_pending() == 0) return InvalidArgument("max_pending must be > 0");
+  if (c.max_connections() == 0) return InvalidArgument("max_connections must be > 0");
+  if (c.listen_backlog() == 0) return InvalidArgument("listen_backlog must be > 0");
   if (c.has_scorecard() && !(c.scorecard().pdo() > 0 && c.scorecard().base_odds() > 0)) {
     return InvalidArgument("scorecard: pdo and base_odds must be > 0");
   }

@@ -1,36 +1,57 @@
 // `sparrow bench serve`: starts the daemon as a real process pinned to core 0 and loads it
 // from core 1, as ../shared/peers/http_const/run.sh loads the bare libmicrohttpd server,
 // so the two can run side by side and be compared as a ratio:
-//   HTTP    wrk, one thread, C keep-alive connections, one record per POST /v1/score;
-//           requests/s and p50/p99/p999 latency (wrk's own histogram).
+//   HTTP    a connection sweep: for each C in --connections (default 64,256,1024,4096),
+//           C keep-alive connections from one thread (bench/http_load.h: closed loop, as
+//           wrk -t1 -cC), one record per POST /v1/score, for --seconds; per C the 200s/s,
+//           p50/p99/p999 latency of the 200s, 503s (shed), other statuses, errors, the
+//           ratio to the first C, and the daemon's resident memory.
 //   binary  a built-in ZeroMQ DEALER client, batches of 256 rows, 8 requests in flight;
 //           rows/s for raw-column records and for pre-hashed rows.
+// One line per C:
+//   sweep: connections=<C> ok_per_s=<n> p50_us=<n> p99_us=<n> p999_us=<n> shed=<n>
+//          other=<n> errors=<n>   (one line)
 // The last line is exactly:
 //   serve: http_req_per_s=<n> http_p99_us=<n> binary_rows_per_s=<n>
-// where binary_rows_per_s is the pre-hashed figure (raw records are printed above it).
+// with the figures of the first C (200s/s and their p99) and the pre-hashed binary figure
+// (raw records are printed above it). Exits 1 when any C saw a status other than 200/503
+// or a connection error.
 #include <gflags/gflags.h>
 #include <poll.h>
 #include <sched.h>
 #include <signal.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <charconv>
 #include <chrono>
 #include <cstdio>
 #include <filesystem>
 #include <fstream>
 #include <string>
+#include <thread>
+#include <vector>
 #include <zmq.hpp>
 
+#include "bench/http_load.h"
 #include "cluster/child_process.h"
 #include "proto/serve.pb.h"
+#include "serve/open_files.h"
 #include "serve/serving_model.h"
 #include "tools/command.h"
 #include "tools/serve_commands.h"
 
 DECLARE_string(model);
-DECLARE_double(seconds);  // tools/kv_bench_flags.cc
-DEFINE_int32(connections, 64, "bench serve: HTTP keep-alive connections");
+DECLARE_double(seconds);      // tools/kv_bench_flags.cc
+DECLARE_int32(max_queue_ms);  // tools/cmd_serve.cc: passed on to the daemon when set
+DEFINE_string(connections, "64,256,1024,4096",
+              "bench serve: HTTP keep-alive connections, a comma-separated sweep");
+DEFINE_bool(honor_retry_after, true,
+            "bench serve: after a 503, wait its Retry-After before sending again on that "
+            "connection (false: retry at once, a retry storm)");
+DEFINE_string(target, "",
+              "bench serve: load this server (127.0.0.1:PORT) with the HTTP sweep instead of "
+              "starting the daemon");
 DEFINE_string(record, "",
               "bench serve: the JSON record to send (default: one made from the model's columns)");
 
@@ -108,43 +129,33 @@ void PinToCore(int core) {
   sched_setaffinity(0, sizeof(set), &set);
 }
 
-struct WrkResult {
-  double req_per_s = 0, p50 = 0, p99 = 0, p999 = 0;
-  uint64_t non2xx = 0;
-  bool ok = false;
-};
+// "64,256,1024" -> {64, 256, 1024}; empty on a malformed list.
+std::vector<int> ParseConnections(const std::string& list) {
+  std::vector<int> out;
+  size_t pos = 0;
+  while (pos <= list.size()) {
+    const size_t comma = std::min(list.find(',', pos), list.size());
+    int n = 0;
+    const auto [end, ec] = std::from_chars(list.data() + pos, list.data() + comma, n);
+    if (ec != std::errc() || end != list.data() + comma || n < 1) return {};
+    out.push_back(n);
+    pos = comma + 1;
+  }
+  return out;
+}
 
-WrkResult RunWrk(const std::string& url, const std::string& body, const std::string& dir) {
-  const std::string script = dir + "/bench_serve.lua";
-  {
-    std::ofstream out(script);
-    out << "wrk.method = \"POST\"\nwrk.body = [==[" << body << "]==]\n"
-        << "wrk.headers[\"Content-Type\"] = \"application/json\"\n"
-        << "done = function(summary, latency, requests)\n"
-        << "  io.write(string.format(\"BENCH %f %d %d %d %d\\n\", summary.requests / "
-           "(summary.duration / 1e6), latency:percentile(50), latency:percentile(99), "
-           "latency:percentile(99.9), summary.errors.status))\nend\n";
+// The daemon's resident memory in MiB (0 when unreadable).
+double RssMiB(pid_t pid) {
+  std::ifstream in("/proc/" + std::to_string(pid) + "/status");
+  std::string key;
+  while (in >> key) {
+    if (key == "VmRSS:") {
+      double kb = 0;
+      in >> kb;
+      return kb / 1024;
+    }
   }
-  cluster::SpawnOptions opt;
-  opt.capture_stdout = true;
-  auto p = cluster::ChildProcess::Spawn(
-      {"/usr/bin/taskset", "-c", "1", "wrk", "-t1", "-c" + std::to_string(FLAGS_connections),
-       "-d" + std::to_string(static_cast<int>(FLAGS_seconds)) + "s", "-s", script, url},
-      opt);
-  WrkResult r;
-  if (!p.ok()) return r;
-  const std::string out = p->ReadAllStdout();
-  p->Wait(-1);
-  const size_t at = out.find("BENCH ");
-  if (at == std::string::npos) {
-    std::fprintf(stderr, "bench serve: wrk said:\n%s\n", out.c_str());
-    return r;
-  }
-  unsigned long long non2xx = 0;
-  r.ok = std::sscanf(out.c_str() + at, "BENCH %lf %lf %lf %lf %llu", &r.req_per_s, &r.p50, &r.p99,
-                     &r.p999, &non2xx) == 5;
-  r.non2xx = non2xx;
-  return r;
+  return 0;
 }
 
 // Rows/s of `request` (kBatch rows) sent with kInFlight outstanding for FLAGS_seconds.
@@ -181,6 +192,49 @@ double RunBinary(const std::string& endpoint, const serve::ScoreRequest& request
   return static_cast<double>(rows) / secs;
 }
 
+// The HTTP connection sweep against 127.0.0.1:port (the daemon's pid for its RSS; 0: not
+// ours). Prints a human line and a `sweep:` line per point; returns false when any point
+// saw an answer other than 200/503 or a connection error.
+bool RunSweep(uint16_t port, const std::string& record, const std::vector<int>& sweep, pid_t pid,
+              double* first_ok, double* first_p99) {
+  bench::HttpLoadOptions load;
+  load.port = port;
+  load.request = bench::PostRequest("/v1/score", "{\"records\":[" + record + "]}");
+  load.seconds = FLAGS_seconds;
+  load.honor_retry_after = FLAGS_honor_retry_after;
+  bool bad = false;
+  for (size_t i = 0; i < sweep.size(); ++i) {
+    load.connections = sweep[i];
+    const bench::HttpLoadResult r = bench::RunHttpLoad(load);
+    const double ok = r.ok_per_s();
+    const double p50 = static_cast<double>(r.ok_latency.Quantile(0.5));
+    const double p99 = static_cast<double>(r.ok_latency.Quantile(0.99));
+    const double p999 = static_cast<double>(r.ok_latency.Quantile(0.999));
+    if (i == 0) *first_ok = ok, *first_p99 = p99;
+    std::printf(
+        "http %5d connections: %.0f req/s answered 200 (%.2fx the first), latency p50 %.0f us, "
+        "p99 %.0f us, p999 %.0f us; %llu shed (503, p99 %llu us), %llu other, %llu errors, "
+        "%d connections answered, %llu in flight at the end; daemon RSS %.0f MiB\n",
+        sweep[i], ok, *first_ok > 0 ? ok / *first_ok : 0.0, p50, p99, p999,
+        static_cast<unsigned long long>(r.shed),
+        static_cast<unsigned long long>(r.shed_latency.Quantile(0.99)),
+        static_cast<unsigned long long>(r.other), static_cast<unsigned long long>(r.errors),
+        r.answered_connections, static_cast<unsigned long long>(r.unanswered),
+        pid > 0 ? RssMiB(pid) : 0.0);
+    std::printf(
+        "sweep: connections=%d ok_per_s=%.0f p50_us=%.0f p99_us=%.0f p999_us=%.0f shed=%llu "
+        "other=%llu errors=%llu\n",
+        sweep[i], ok, p50, p99, p999, static_cast<unsigned long long>(r.shed),
+        static_cast<unsigned long long>(r.other), static_cast<unsigned long long>(r.errors));
+    if (!r.first_error.empty()) std::printf("  first problem: %s\n", r.first_error.c_str());
+    std::fflush(stdout);
+    bad = bad || r.other > 0 || r.errors > 0;
+    // Let the daemon see the closed connections go before the next point connects.
+    std::this_thread::sleep_for(std::chrono::milliseconds(300));
+  }
+  return !bad;
+}
+
 int Fail(const std::string& why) {
   std::fprintf(stderr, "sparrow bench serve: %s\n", why.c_str());
   return 1;
@@ -190,6 +244,17 @@ int Fail(const std::string& why) {
 
 int RunBenchServe(const std::vector<std::string>&) {
   if (FLAGS_model.empty()) return Fail("--model is required");
+  const std::vector<int> sweep = ParseConnections(FLAGS_connections);
+  if (sweep.empty()) return Fail("--connections must be a list of positive counts, e.g. 64,1024");
+  if (!(FLAGS_seconds > 0)) return Fail("--seconds must be positive");
+  // The client holds every connection of the largest point; the daemon (a child) raises
+  // its own limit too.
+  const uint64_t files = serve::RaiseOpenFileLimit();
+  const int most = *std::max_element(sweep.begin(), sweep.end());
+  if (files < static_cast<uint64_t>(most) + 64) {
+    return Fail("the open-file limit is " + std::to_string(files) + ", too low for " +
+                std::to_string(most) + " connections (raise it with ulimit -n)");
+  }
   auto model = serve::ServingModel::Load(FLAGS_model, 1);
   if (!model.ok()) return Fail(model.status().message());
   serve::Record proto_record;
@@ -232,15 +297,36 @@ int RunBenchServe(const std::vector<std::string>&) {
     }
     for (int i = 0; i < kBatch; ++i) *records_request.add_records() = proto_record;
   }
+  if (!FLAGS_target.empty()) {
+    // Another server (the bare libmicrohttpd peer, an older build): the same sweep, no
+    // daemon of ours, no binary part, no last line.
+    const size_t colon = FLAGS_target.rfind(':');
+    if (colon == std::string::npos || FLAGS_target.substr(0, colon) != "127.0.0.1") {
+      return Fail("--target must be 127.0.0.1:PORT");
+    }
+    std::printf("bench serve: target %s, load on core 1\n", FLAGS_target.c_str());
+    PinToCore(1);
+    double first_ok = 0, first_p99 = 0;
+    const auto port = static_cast<uint16_t>(std::atoi(FLAGS_target.c_str() + colon + 1));
+    return RunSweep(port, record, sweep, 0, &first_ok, &first_p99) ? 0 : 1;
+  }
   char tmpl[] = "/tmp/sparrow_bench_serve.XXXXXX";
   const std::string dir = mkdtemp(tmpl);
   cluster::SpawnOptions opt;
   opt.capture_stdout = true;
   opt.stderr_path = dir + "/serve.log";
-  auto daemon = cluster::ChildProcess::Spawn(
-      {"/usr/bin/taskset", "-c", "0", SelfExecutable(), "serve", "--model=" + FLAGS_model,
-       "--http=127.0.0.1:0", "--binary=tcp://127.0.0.1:*", "--threads=1"},
-      opt);
+  std::vector<std::string> argv = {"/usr/bin/taskset",
+                                   "-c",
+                                   "0",
+                                   SelfExecutable(),
+                                   "serve",
+                                   "--model=" + FLAGS_model,
+                                   "--http=127.0.0.1:0",
+                                   "--binary=tcp://127.0.0.1:*",
+                                   "--threads=1"};
+  if (FLAGS_max_queue_ms >= 0)
+    argv.push_back("--max_queue_ms=" + std::to_string(FLAGS_max_queue_ms));
+  auto daemon = cluster::ChildProcess::Spawn(argv, opt);
   if (!daemon.ok()) return Fail(daemon.status().message());
   std::string line;
   while (line.find('\n') == std::string::npos) {
@@ -261,15 +347,11 @@ int RunBenchServe(const std::vector<std::string>&) {
   std::printf("request body: {\"records\":[%s]}\n", record.c_str());
   std::fflush(stdout);
 
-  const WrkResult w = RunWrk("http://" + http + "/v1/score", "{\"records\":[" + record + "]}", dir);
-  if (!w.ok) return Fail("wrk failed (is it installed?)");
-  if (w.non2xx > 0) return Fail(std::to_string(w.non2xx) + " non-2xx HTTP responses");
-  std::printf(
-      "http: %.0f req/s, latency p50 %.0f us, p99 %.0f us, p999 %.0f us (wrk -t1 -c%d -d%.0fs)\n",
-      w.req_per_s, w.p50, w.p99, w.p999, FLAGS_connections, FLAGS_seconds);
-  std::fflush(stdout);
-
   PinToCore(1);
+  const uint16_t port = static_cast<uint16_t>(std::atoi(http.c_str() + http.rfind(':') + 1));
+  double first_ok = 0, first_p99 = 0;
+  const bool bad = !RunSweep(port, record, sweep, daemon->pid(), &first_ok, &first_p99);
+
   std::string error;
   const double raw = RunBinary(binary, records_request, &error);
   if (!error.empty()) return Fail("binary (records): " + error);
@@ -283,8 +365,9 @@ int RunBenchServe(const std::vector<std::string>&) {
   const auto code = daemon->Wait(10000);
   std::filesystem::remove_all(dir);
   if (!code || *code != 0) return Fail("the daemon did not exit cleanly after SIGTERM");
-  std::printf("serve: http_req_per_s=%.0f http_p99_us=%.0f binary_rows_per_s=%.0f\n", w.req_per_s,
-              w.p99, hashed);
+  if (bad) return Fail("HTTP answers other than 200/503, or connection errors (above)");
+  std::printf("serve: http_req_per_s=%.0f http_p99_us=%.0f binary_rows_per_s=%.0f\n", first_ok,
+              first_p99, hashed);
   return 0;
 }
 

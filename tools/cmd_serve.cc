@@ -19,6 +19,10 @@ DECLARE_int32(threads);  // tools/data_flags.cc: here, HTTP worker threads (defa
 DEFINE_uint64(max_body_bytes, 0, "largest request body (default from config: 1 MiB)");
 DEFINE_uint32(max_records, 0, "most records per request (default from config: 1000)");
 DEFINE_uint32(max_pending, 0, "requests admitted before 503 (default from config: 1024)");
+DEFINE_int32(max_queue_ms, -1,
+             "shed a scoring request (503) reached this long into a pass; 0 never (default "
+             "from config: 50)");
+DEFINE_uint32(max_connections, 0, "open HTTP connections at most (default from config: 8192)");
 
 namespace sparrow::tools {
 
@@ -39,6 +43,8 @@ int RunServe(const std::vector<std::string>&) {
   if (FLAGS_max_body_bytes > 0) c.set_max_body_bytes(FLAGS_max_body_bytes);
   if (FLAGS_max_records > 0) c.set_max_records(FLAGS_max_records);
   if (FLAGS_max_pending > 0) c.set_max_pending(FLAGS_max_pending);
+  if (FLAGS_max_queue_ms >= 0) c.set_max_queue_ms(static_cast<uint32_t>(FLAGS_max_queue_ms));
+  if (FLAGS_max_connections > 0) c.set_max_connections(FLAGS_max_connections);
   auto daemon = serve::Daemon::Start(FLAGS_model, std::move(c));
   if (!daemon.ok()) {
     std::fprintf(stderr, "sparrow serve: %s\n", daemon.status().message().c_str());

@@ -10,12 +10,14 @@ std::vector<Command> ServeCommands() {
        "[--threads=N]",
        "the online scoring daemon: JSON/HTTP and Protobuf/ZeroMQ, reason codes, hot reload",
        {"model", "config", "http", "binary", "threads", "max_body_bytes", "max_records",
-        "max_pending"},
+        "max_pending", "max_queue_ms", "max_connections"},
        &RunServe},
       {"bench serve",
-       "--model=M [--connections=C] [--seconds=T]",
-       "start the daemon and load it: HTTP req/s and p50/p99/p999, binary rows/s",
-       {"model", "connections", "seconds", "record"},
+       "--model=M [--connections=C1,C2,...] [--seconds=T] [--max_queue_ms=MS] "
+       "[--nohonor_retry_after] [--target=127.0.0.1:PORT]",
+       "start the daemon and load it: a connection sweep (req/s, p50/p99/p999, 503s), "
+       "binary rows/s",
+       {"model", "connections", "seconds", "record", "max_queue_ms", "honor_retry_after", "target"},
        &RunBenchServe},
   };
 }
