@@ -156,6 +156,9 @@ void Node::OnControl(const transport::Message& msg) {
     case wire::BARRIER_RELEASE: {
       std::lock_guard<std::mutex> lock(mu_);
       barrier_released_ = std::max(barrier_released_, h.request_id());
+      if (h.control().sums_size() > 0 || h.control().maxima_size() > 0) {
+        reduced_[h.request_id()] = h.control();
+      }
       cv_.notify_all();
       return;
     }
@@ -221,6 +224,11 @@ bool Node::IsDead(int id) const {
 }
 
 Status Node::Barrier(wire::Role group) {
+  std::vector<double> none;
+  return AllReduce(group, &none, &none);
+}
+
+Status Node::AllReduce(wire::Role group, std::vector<double>* sums, std::vector<double>* maxima) {
   uint64_t seq;
   {
     std::lock_guard<std::mutex> lock(mu_);
@@ -228,11 +236,27 @@ Status Node::Barrier(wire::Role group) {
   }
   wire::Control c;
   c.set_barrier_group(group);
+  for (double v : *sums) c.add_sums(v);
+  for (double v : *maxima) c.add_maxima(v);
   SPARROW_RETURN_IF_ERROR(SendToScheduler(wire::BARRIER, &c, seq));
   std::unique_lock<std::mutex> lock(mu_);
   cv_.wait(lock, [&] { return barrier_released_ >= seq || shutdown_.load(); });
-  if (barrier_released_ >= seq) return Status::Ok();
-  return Aborted("cluster shut down during a barrier");
+  if (barrier_released_ < seq) return Aborted("cluster shut down during a barrier");
+  // The scheduler reduces nothing when the nodes' counts differ.
+  auto it = reduced_.find(seq);
+  const bool none = it == reduced_.end();
+  if ((none && (!sums->empty() || !maxima->empty())) ||
+      (!none && (it->second.sums_size() != static_cast<int>(sums->size()) ||
+                 it->second.maxima_size() != static_cast<int>(maxima->size())))) {
+    if (!none) reduced_.erase(it);
+    return Internal("barrier " + std::to_string(seq) +
+                    ": the nodes of the group passed different numbers of values");
+  }
+  if (none) return Status::Ok();
+  sums->assign(it->second.sums().begin(), it->second.sums().end());
+  maxima->assign(it->second.maxima().begin(), it->second.maxima().end());
+  reduced_.erase(it);
+  return Status::Ok();
 }
 
 void Node::Finish(bool failed, const std::string& reason) {

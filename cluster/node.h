@@ -14,6 +14,7 @@
 #include <atomic>
 #include <condition_variable>
 #include <functional>
+#include <map>
 #include <mutex>
 #include <string>
 #include <thread>
@@ -75,6 +76,11 @@ class Node {
   // Blocks until every live node of `group` (SERVER, WORKER, or ROLE_UNSPECIFIED for all
   // servers and workers) entered the same barrier. Aborted if the cluster shuts down.
   Status Barrier(wire::Role group);
+  // A barrier that also reduces: on return *sums holds the element-wise sums and *maxima
+  // the element-wise maxima of what every node of the group passed (each must pass as
+  // many of each), summed in node-id order, so every node gets the same bits. For
+  // cluster-wide counts and losses (steps per epoch, validation loss).
+  Status AllReduce(wire::Role group, std::vector<double>* sums, std::vector<double>* maxima);
 
   // Workers: tells the scheduler this worker's work is done (or failed, with why).
   void Finish(bool failed, const std::string& reason);
@@ -116,6 +122,8 @@ class Node {
   Status register_error_;
   uint64_t barrier_seq_ = 0;
   uint64_t barrier_released_ = 0;
+  // Reductions of released barriers not yet picked up, by sequence number.
+  std::map<uint64_t, wire::Control> reduced_;
   std::vector<int> dead_;
   std::atomic<bool> shutdown_{false};
   Status shutdown_status_;

@@ -279,13 +279,6 @@ std::vector<wire::TableSpec> TableSpecsOf(const config::ExperimentConfig& cfg,
   b.set_l1(0);
   b.set_l2(0);
   out.push_back(b);
-  wire::TableSpec m;
-  m.set_id(kMetaTable);
-  m.set_name("meta");
-  m.set_width(1);
-  m.set_optimizer(wire::SGD);
-  m.set_learning_rate(1.0f);
-  out.push_back(m);
   return out;
 }
 

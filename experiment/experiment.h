@@ -24,7 +24,6 @@ namespace sparrow::experiment {
 inline constexpr uint32_t kLinearTable = 0;
 inline constexpr uint32_t kFactorTable = 1;
 inline constexpr uint32_t kBiasTable = 2;
-inline constexpr uint32_t kMetaTable = 3;  // small coordination values (steps per epoch)
 inline constexpr uint64_t kBiasKey = 0;
 
 // Parses a config in Protobuf text format. Errors read "NAME:LINE:COLUMN: message" with
@@ -48,7 +47,7 @@ Result<models::ModelSpec> ModelSpecOfModel(const config::ModelConfig& model, uin
 Result<models::ModelSpec> ModelSpecOf(const config::ExperimentConfig& cfg,
                                       const data::FeatureSpec& features);
 
-// The server tables for that model: linear "w", factors "v" (FM/FFM), "bias", "meta".
+// The server tables for that model: linear "w", factors "v" (FM/FFM), "bias".
 // `expected_keys` (0: unknown) is the capacity hint of the tables that get a row per key.
 std::vector<wire::TableSpec> TableSpecsOf(const config::ExperimentConfig& cfg,
                                           const models::ModelSpec& spec,

@@ -399,7 +399,7 @@ namespace {
 
 constexpr size_t kMergeChunk = 4096;  // rows per read: memory of a chunk, not of a model
 
-// Reads every server's part (its tables in the same order: w, v, bias, meta) table by
+// Reads every server's part (its tables in the same order: w, v, bias) table by
 // table across parts, in server (= key) order: fn(name, width, keys, weights) per chunk.
 // Every part's CRC is checked at the end. Memory: one chunk per part.
 Status ForEachPartChunk(

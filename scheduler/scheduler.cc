@@ -2,6 +2,7 @@
 
 #include <glog/logging.h>
 
+#include <algorithm>
 #include <chrono>
 
 #include "cluster/node.h"
@@ -159,7 +160,10 @@ bool Scheduler::InGroup(const Member& m, wire::Role group) const {
 }
 
 void Scheduler::OnBarrier(const wire::Header& h) {
-  barriers_[h.control().barrier_group()][h.sender()] = h.request_id();
+  const wire::Control& c = h.control();
+  barriers_[c.barrier_group()][h.sender()] = {
+      h.request_id(), std::vector<double>(c.sums().begin(), c.sums().end()),
+      std::vector<double>(c.maxima().begin(), c.maxima().end())};
   MaybeReleaseBarriers();
 }
 
@@ -171,8 +175,36 @@ void Scheduler::MaybeReleaseBarriers() {
       if (InGroup(m, static_cast<wire::Role>(group)) && !entered.count(id)) all = false;
     }
     if (!all) continue;
-    for (const auto& [id, seq] : entered) {
-      if (!members_[id].dead) Reply(id, wire::BARRIER_RELEASE, seq);
+    // The reductions, in node-id order (the map's): every node gets the same bits. A node
+    // that passed a different number of values gets none, and its AllReduce fails.
+    wire::Control reduced;
+    const Entered& first = entered.begin()->second;
+    bool same_shape = true;
+    for (const auto& [id, e] : entered) {
+      same_shape = same_shape && e.sums.size() == first.sums.size() &&
+                   e.maxima.size() == first.maxima.size();
+    }
+    if (same_shape) {
+      for (size_t i = 0; i < first.sums.size(); ++i) {
+        double sum = 0;
+        for (const auto& [id, e] : entered) sum += e.sums[i];
+        reduced.add_sums(sum);
+      }
+      for (size_t i = 0; i < first.maxima.size(); ++i) {
+        double max = first.maxima[i];
+        for (const auto& [id, e] : entered) max = std::max(max, e.maxima[i]);
+        reduced.add_maxima(max);
+      }
+    }
+    for (const auto& [id, e] : entered) {
+      if (members_[id].dead) continue;
+      transport::Message msg;
+      msg.header.set_command(wire::BARRIER_RELEASE);
+      msg.header.set_sender(cluster::kSchedulerId);
+      msg.header.set_receiver(id);
+      msg.header.set_request_id(e.seq);
+      *msg.header.mutable_control() = reduced;
+      (void)van_.Send(id, msg);
     }
     entered.clear();
   }

@@ -99,8 +99,13 @@ class Scheduler {
   };
   std::vector<Exit> exits_;  // reported by ProcessExited, not yet acted on
   bool assigned_ = false;
-  // group -> (node id -> that node's barrier sequence number)
-  std::map<int, std::map<int, uint64_t>> barriers_;
+  // group -> (node id -> what it entered the group's barrier with: its sequence number
+  // and contributions)
+  struct Entered {
+    uint64_t seq;
+    std::vector<double> sums, maxima;
+  };
+  std::map<int, std::map<int, Entered>> barriers_;
   bool done_ = false;
   Status result_;
   std::vector<std::string> failures_;

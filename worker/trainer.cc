@@ -21,7 +21,6 @@ using experiment::kBiasKey;
 using experiment::kBiasTable;
 using experiment::kFactorTable;
 using experiment::kLinearTable;
-using experiment::kMetaTable;
 
 struct Trainer::Step {
   data::Batch batch;          // training: from the row store, keys as `ids`; scoring: a read batch
@@ -66,18 +65,9 @@ Status Trainer::Load(data::SplitPart part, bool test, const data::BatchSink& tak
 }
 
 Status Trainer::AgreeOnSteps(size_t my_steps, size_t* steps) {
-  // Each worker pushes -steps to its own key of the SGD(lr 1) meta table; after a barrier
-  // everyone pulls all of them and takes the maximum.
-  const size_t workers = node_->table().workers.size();
-  auto mine = std::make_shared<std::vector<uint64_t>>(1, node_->rank());
-  auto g = std::make_shared<std::vector<float>>(1, -static_cast<float>(my_steps));
-  SPARROW_RETURN_IF_ERROR(kv_->Wait(kv_->Push(kMetaTable, mine, g, 1)));
-  SPARROW_RETURN_IF_ERROR(node_->Barrier(wire::WORKER));
-  auto all = std::make_shared<std::vector<uint64_t>>();
-  for (size_t r = 0; r < workers; ++r) all->push_back(r);
-  std::vector<float> got(workers);
-  SPARROW_RETURN_IF_ERROR(kv_->Wait(kv_->Pull(kMetaTable, all, 1, got.data())));
-  *steps = static_cast<size_t>(*std::max_element(got.begin(), got.end()));
+  std::vector<double> sums, maxima = {static_cast<double>(my_steps)};
+  SPARROW_RETURN_IF_ERROR(node_->AllReduce(wire::WORKER, &sums, &maxima));
+  *steps = static_cast<size_t>(maxima[0]);
   return Status::Ok();
 }
 
@@ -344,15 +334,8 @@ Status Trainer::ValidationLoss(int epoch, double* loss) {
     sum += r.weight * models::Loss(spec_.objective, r.margin, r.label);
     weight += r.weight;
   }
-  // SGD with rate 1 on the meta table: pushing -x adds x. Two fresh keys per epoch.
-  const uint64_t k = 1000000 + 2 * static_cast<uint64_t>(epoch);
-  auto keys = std::make_shared<std::vector<uint64_t>>(std::vector<uint64_t>{k, k + 1});
-  auto g = std::make_shared<std::vector<float>>(
-      std::vector<float>{-static_cast<float>(sum), -static_cast<float>(weight)});
-  SPARROW_RETURN_IF_ERROR(kv_->Wait(kv_->Push(kMetaTable, keys, g, 1)));
-  SPARROW_RETURN_IF_ERROR(node_->Barrier(wire::WORKER));
-  float total[2];
-  SPARROW_RETURN_IF_ERROR(kv_->Wait(kv_->Pull(kMetaTable, keys, 1, total)));
+  std::vector<double> total = {sum, weight}, none;
+  SPARROW_RETURN_IF_ERROR(node_->AllReduce(wire::WORKER, &total, &none));
   *loss = total[1] > 0 ? total[0] / total[1] : 0;
   Say("validation epoch=%d loss=%.9g", epoch, *loss);
   return Status::Ok();

@@ -6,9 +6,9 @@
 // (models/model.h) -> push gradients, ending the step's clock.
 // A step's push and a later step's pull travel together (PUSH_PULL), so a step costs one
 // round trip per server; when prefetching, the next minibatch's rows are in flight while
-// this one computes. Every
-// worker takes the same number of steps per epoch (agreed through the servers), so the
-// consistency clock never waits on a worker that has simply run out of rows.
+// this one computes. Every worker takes the same number of steps per epoch (the largest
+// shard's, agreed by a reducing barrier: Node::AllReduce), so the consistency clock never
+// waits on a worker that has simply run out of rows.
 //
 // After each epoch (when configured) and at the end it scores its shard of the test
 // split with the current weights and writes the scores to the run directory for the
@@ -21,16 +21,16 @@
 //   evaluated epoch=E split=test rows=N
 //   validation epoch=E loss=L          (with a validation set; same on every worker)
 //
-// Early stopping: every worker computes the same cluster-wide validation loss (partial
-// sums pushed to the servers' meta table and pulled back after a barrier), so all of
-// them decide to stop at the same epoch without a coordinator.
+// Early stopping: every worker computes the same cluster-wide validation loss (its
+// partial sums reduced by the scheduler at a barrier, the same bits on every worker), so
+// all of them decide to stop at the same epoch.
 //
 // Checkpoints (config `checkpoint`, checkpoint/checkpoint.h): at the end of an epoch,
 // once every worker's pushes are applied and its test scores written (a barrier), rank 0
 // has every server write its part and then writes the manifest, while the other workers
-// wait at a second barrier, so the cut holds no push of a later epoch. It prints `checkpoint epoch=E seconds=S bytes=B`. A worker
-// given a checkpoint (ResumeFrom) starts at the epoch after it, with its early-stopping
-// state, appending to its progress file.
+// wait at a second barrier, so the cut holds no push of a later epoch. It prints `checkpoint
+// epoch=E seconds=S bytes=B`. A worker given a checkpoint (ResumeFrom) starts at the epoch after
+// it, with its early-stopping state, appending to its progress file.
 //
 // Thread safety: Run() on one thread.
 #pragma once
@@ -96,7 +96,7 @@ class Trainer {
   Status Evaluate(int epoch);
   // Scores `batches` with the current weights.
   Status ScoreBatches(const std::vector<data::Batch>& batches, std::vector<models::Scored>* out);
-  // Mean validation loss over every worker (summed through the servers' meta table).
+  // Mean validation loss over every worker (summed at a reducing barrier).
   Status ValidationLoss(int epoch, double* loss);
   // After epoch `epoch`: takes a checkpoint when the config says one is due (rank 0
   // decides and writes; every worker waits at the barrier after it).

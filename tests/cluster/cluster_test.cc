@@ -223,6 +223,40 @@ TEST(ClusterTest, AsynchronousNeverWaits) {
   EXPECT_GE(r.max_lag, 8);  // the slow worker sleeps; the fast one does not wait for it
 }
 
+TEST(ClusterTest, ReducingBarrierGivesEveryWorkerTheSameSumsAndMaxima) {
+  cluster::LocalCluster lc(ClusterOptions(/*servers=*/1, /*external_workers=*/3));
+  ASSERT_TRUE(lc.Start().ok());
+  std::vector<std::vector<double>> sums(3), maxima(3);
+  std::vector<Status> mismatch(3);
+  auto run = [&](int i) {
+    TestWorker w(lc.scheduler_endpoint());
+    ASSERT_TRUE(w.Start().ok());
+    const int r = w.node.rank();
+    // Values whose float sum depends on the order: 1e16 + 1 - 1e16.
+    sums[i] = {r == 0 ? 1e16 : (r == 1 ? 1.0 : -1e16), double(r + 1)};
+    maxima[i] = {double(-r), 0.5 * r};
+    ASSERT_TRUE(w.node.AllReduce(wire::WORKER, &sums[i], &maxima[i]).ok());
+    // A second reduction where one worker passes a different number of values.
+    std::vector<double> s(r == 2 ? 2 : 1, 1.0), m;
+    mismatch[i] = w.node.AllReduce(wire::WORKER, &s, &m);
+    EXPECT_TRUE(w.Finish().ok());
+  };
+  std::thread a(run, 0), b(run, 1), c(run, 2);
+  a.join();
+  b.join();
+  c.join();
+  for (int i = 0; i < 3; ++i) {
+    ASSERT_EQ(sums[i].size(), 2u);
+    EXPECT_EQ(sums[i][1], 6.0);
+    EXPECT_EQ(maxima[i], (std::vector<double>{0.0, 1.0}));
+    // Summed in rank order ((1e16 + 1) - 1e16 == 0 in doubles), the same bits everywhere.
+    EXPECT_EQ(sums[i][0], sums[0][0]);
+    EXPECT_EQ(mismatch[i].code(), Code::kInternal) << mismatch[i].ToString();
+    EXPECT_NE(mismatch[i].message().find("different numbers of values"), std::string::npos);
+  }
+  EXPECT_TRUE(lc.Wait().status.ok());
+}
+
 // SIGSTOP is asynchronous: wait until the kernel reports the process stopped.
 void WaitStopped(pid_t pid) {
   for (int i = 0; i < 500; ++i) {
