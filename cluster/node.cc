@@ -39,11 +39,7 @@ Node::~Node() {
 }
 
 Status Node::SendToScheduler(wire::Command cmd, wire::Control* control, uint64_t request_id) {
-  transport::Message msg;
-  msg.header.set_command(cmd);
-  msg.header.set_sender(id_);
-  msg.header.set_receiver(kSchedulerId);
-  msg.header.set_request_id(request_id);
+  transport::Message msg = transport::Message::Make(cmd, id_, kSchedulerId, request_id);
   if (control) msg.header.mutable_control()->Swap(control);
   return van_.Send(kSchedulerId, msg);
 }
@@ -58,12 +54,7 @@ Status Node::Start(Handler handler) {
              [this](const wire::Header& h, const Status& why) {
                // A known peer that sent something unreadable hears why.
                if (!van_.Connected(h.sender())) return;
-               transport::Message r;
-               r.header.set_command(wire::ERROR);
-               r.header.set_sender(id_);
-               r.header.set_receiver(h.sender());
-               r.header.set_request_id(h.request_id());
-               r.header.set_error(why.message());
+               transport::Message r = transport::Message::ErrorReply(h, id_, why);
                (void)van_.Send(h.sender(), r);
              });
   SPARROW_RETURN_IF_ERROR(van_.Connect(kSchedulerId, options_.scheduler));

@@ -25,22 +25,18 @@ std::string Scheduler::Describe(const Member& m) const {
 }
 
 void Scheduler::Reply(int node, wire::Command cmd, uint64_t request_id, const std::string& error) {
-  transport::Message msg;
-  msg.header.set_command(cmd);
-  msg.header.set_sender(cluster::kSchedulerId);
-  msg.header.set_receiver(node);
-  msg.header.set_request_id(request_id);
-  msg.header.set_error(error);
+  transport::Message msg = transport::Message::Make(cmd, cluster::kSchedulerId, node, request_id);
+  if (cmd == wire::ERROR) {
+    msg.header.set_error(error);
+    msg.header.set_error_code(static_cast<int32_t>(Code::kFailedPrecondition));
+  }
   (void)van_.Send(node, msg);
 }
 
 void Scheduler::Broadcast(wire::Command cmd, const wire::Control& control) {
   for (auto& [id, m] : members_) {
     if (m.dead) continue;
-    transport::Message msg;
-    msg.header.set_command(cmd);
-    msg.header.set_sender(cluster::kSchedulerId);
-    msg.header.set_receiver(id);
+    transport::Message msg = transport::Message::Make(cmd, cluster::kSchedulerId, id);
     *msg.header.mutable_control() = control;
     (void)van_.Send(id, msg);
   }
@@ -198,11 +194,8 @@ void Scheduler::MaybeReleaseBarriers() {
     }
     for (const auto& [id, e] : entered) {
       if (members_[id].dead) continue;
-      transport::Message msg;
-      msg.header.set_command(wire::BARRIER_RELEASE);
-      msg.header.set_sender(cluster::kSchedulerId);
-      msg.header.set_receiver(id);
-      msg.header.set_request_id(e.seq);
+      transport::Message msg =
+          transport::Message::Make(wire::BARRIER_RELEASE, cluster::kSchedulerId, id, e.seq);
       *msg.header.mutable_control() = reduced;
       (void)van_.Send(id, msg);
     }

@@ -33,24 +33,15 @@ void Server::Send(int to, Message& msg) {
 }
 
 void Server::ReplyAck(const wire::Header& req, wire::Control* control) {
-  Message r;
-  r.header.set_command(wire::ACK);
-  r.header.set_sender(node_->id());
-  r.header.set_receiver(req.sender());
-  r.header.set_request_id(req.request_id());
+  Message r = Message::ReplyTo(req, node_->id(), wire::ACK);
   if (control) r.header.mutable_control()->Swap(control);
   Send(req.sender(), r);
 }
 
-void Server::ReplyError(const wire::Header& req, const std::string& error) {
+void Server::ReplyError(const wire::Header& req, const Status& why) {
   LOG(WARNING) << "rejected " << transport::CommandName(req.command()) << " from node "
-               << req.sender() << ": " << error;
-  Message r;
-  r.header.set_command(wire::ERROR);
-  r.header.set_sender(node_->id());
-  r.header.set_receiver(req.sender());
-  r.header.set_request_id(req.request_id());
-  r.header.set_error(error);
+               << req.sender() << ": " << why.message();
+  Message r = Message::ErrorReply(req, node_->id(), why);
   Send(req.sender(), r);
 }
 
@@ -64,7 +55,7 @@ void Server::Handle(Message&& msg) {
   }
   Status st = EnsureRestored();
   if (!st.ok()) {
-    ReplyError(h, st.message());
+    ReplyError(h, st);
     return;
   }
   switch (h.command()) {
@@ -106,7 +97,7 @@ void Server::Handle(Message&& msg) {
       st = InvalidArgument(std::string("a server does not handle ") +
                            transport::CommandName(h.command()));
   }
-  if (!st.ok()) ReplyError(h, st.message());
+  if (!st.ok()) ReplyError(h, st);
 }
 
 Result<Table*> Server::TableFor(const wire::TableSpec& spec) {
@@ -236,7 +227,7 @@ bool Server::PullReady(const wire::Header& h) const {
 void Server::Pull(Message&& msg) {
   Result<std::vector<Table*>> tables = SliceTables(msg);
   if (!tables.ok()) {
-    ReplyError(msg.header, tables.status().message());
+    ReplyError(msg.header, tables.status());
     return;
   }
   ServePull(std::move(msg));
@@ -248,11 +239,7 @@ void Server::ServePull(Message&& msg) {
     held_pulls_.push_back(std::move(msg));
     return;
   }
-  Message r;
-  r.header.set_command(wire::PULL_REPLY);
-  r.header.set_sender(node_->id());
-  r.header.set_receiver(h.sender());
-  r.header.set_request_id(h.request_id());
+  Message r = Message::ReplyTo(h, node_->id(), wire::PULL_REPLY);
   for (size_t i = FirstPulled(h); i < static_cast<size_t>(h.slices_size()); ++i) {
     Table* table = tables_.at(h.slices(i).table()).get();  // checked before
     const size_t n = h.slices(i).num_keys();

@@ -70,7 +70,8 @@ class Server {
   bool PullReady(const wire::Header& h) const;
   void ReleaseHeldPulls();
   void ReplyAck(const wire::Header& req, wire::Control* control = nullptr);
-  void ReplyError(const wire::Header& req, const std::string& error);
+  // An ERROR reply carrying `why` (its code and message), logged.
+  void ReplyError(const wire::Header& req, const Status& why);
   void Send(int to, transport::Message& msg);
   void EnsureWorkerClocks();
 

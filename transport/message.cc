@@ -193,4 +193,32 @@ const char* CommandName(wire::Command c) {
   return n.empty() ? "UNKNOWN" : n.c_str();
 }
 
+Message Message::Make(wire::Command cmd, int sender, int receiver, uint64_t request_id) {
+  Message m;
+  m.header.set_command(cmd);
+  m.header.set_sender(sender);
+  m.header.set_receiver(receiver);
+  m.header.set_request_id(request_id);
+  return m;
+}
+
+Message Message::ReplyTo(const wire::Header& request, int self, wire::Command cmd) {
+  return Make(cmd, self, request.sender(), request.request_id());
+}
+
+Message Message::ErrorReply(const wire::Header& request, int self, const Status& why) {
+  Message m = ReplyTo(request, self, wire::ERROR);
+  m.header.set_error(why.message());
+  m.header.set_error_code(static_cast<int32_t>(why.code()));
+  return m;
+}
+
+Status ErrorOf(const wire::Header& error_reply, const std::string& who) {
+  const int32_t c = error_reply.error_code();
+  const bool known =
+      c > static_cast<int32_t>(Code::kOk) && c <= static_cast<int32_t>(Code::kUnimplemented);
+  return Status(known ? static_cast<Code>(c) : Code::kInvalidArgument,
+                who + ": " + error_reply.error());
+}
+
 }  // namespace sparrow::transport

@@ -28,6 +28,10 @@ inline constexpr uint32_t kWireVersion = 3;
 // enough that a hostile header cannot make a server loop.
 inline constexpr int kMaxSlices = 16;
 
+// The failure an ERROR message carries: its code (InvalidArgument when the peer gave
+// none) and its message, prefixed by `who` ("server 1 (node 2 at ...)").
+Status ErrorOf(const wire::Header& error_reply, const std::string& who);
+
 // Whether slice i of a message with header h carries a values frame, and a keys frame
 // (see wire.proto).
 bool SliceHasValues(const wire::Header& h, size_t i);
@@ -52,6 +56,14 @@ struct Message {
   // num_push_slices, first). The frames are taken as they are (ZeroCopyFrame or CopyFrame).
   void AddSlice(uint32_t table, uint32_t width, uint64_t num_keys, zmq::message_t keys,
                 zmq::message_t values = zmq::message_t());
+
+  // A header-only message: `cmd` from node `sender` to node `receiver` with `request_id`
+  // (the request's, in a reply). Slices and frames are the caller's to add.
+  static Message Make(wire::Command cmd, int sender, int receiver, uint64_t request_id = 0);
+  // The reply to `request` from node `self`: `cmd`, back to its sender, its request id.
+  static Message ReplyTo(const wire::Header& request, int self, wire::Command cmd);
+  // The ERROR reply to `request` from node `self`, carrying `why`'s code and message.
+  static Message ErrorReply(const wire::Header& request, int self, const Status& why);
 
   // Moves any data frame that does not start on an 8-byte boundary into an aligned copy.
   // ZeroMQ hands out small received frames at arbitrary offsets of its batch buffer;

@@ -110,10 +110,7 @@ Ticket KVClient::Request(wire::Command cmd, std::vector<PushSlice> push,
   // The push ends step `clock` where it lands; a CLOCK ends it at the other servers.
   const int64_t clock = end_of_step ? clock_.fetch_add(1) : clock_.load();
   for (const Route& route : routes) {
-    Message msg;
-    msg.header.set_command(cmd);
-    msg.header.set_sender(node_->id());
-    msg.header.set_receiver(route.server_id);
+    Message msg = Message::Make(cmd, node_->id(), route.server_id);
     msg.header.set_clock(clock);
     if (clocked) msg.header.set_flags(wire::END_OF_STEP);
     if (cmd == wire::PUSH_PULL) msg.header.set_num_push_slices(static_cast<uint32_t>(pushed));
@@ -274,7 +271,7 @@ void KVClient::Handle(Message&& msg) {
       break;
     }
     case wire::ERROR:
-      st = Status(Code::kInvalidArgument, ServerName(h.sender()) + ": " + h.error());
+      st = transport::ErrorOf(h, ServerName(h.sender()));
       break;
     default:
       st = Internal(std::string("unexpected ") + transport::CommandName(h.command()) + " from " +
@@ -330,10 +327,7 @@ void KVClient::TimeoutLoop() {
 void KVClient::SendClock(int64_t clock, const std::vector<int>& skip) {
   for (const auto& s : node_->table().servers) {
     if (std::binary_search(skip.begin(), skip.end(), s.id())) continue;
-    Message m;
-    m.header.set_command(wire::CLOCK);
-    m.header.set_sender(node_->id());
-    m.header.set_receiver(s.id());
+    Message m = Message::Make(wire::CLOCK, node_->id(), s.id());
     m.header.set_clock(clock);
     (void)node_->van().Send(s.id(), m);
   }
@@ -356,10 +350,7 @@ Status KVClient::ControlToAllServers(wire::Command cmd, wire::Control control,
   replies->assign(servers.size(), wire::Control());
   const Ticket t = NewGroup(static_cast<int>(servers.size()));
   for (size_t i = 0; i < servers.size(); ++i) {
-    Message msg;
-    msg.header.set_command(cmd);
-    msg.header.set_sender(node_->id());
-    msg.header.set_receiver(servers[i].id());
+    Message msg = Message::Make(cmd, node_->id(), servers[i].id());
     *msg.header.mutable_control() = control;
     uint64_t rid;
     {

@@ -70,10 +70,13 @@ Message DataMsg(wire::Command cmd, uint32_t table, const std::vector<uint64_t>& 
   return m;
 }
 
-void ExpectError(const Message& reply, const std::string& reason) {
+void ExpectError(const Message& reply, const std::string& reason,
+                 Code code = Code::kInvalidArgument) {
   EXPECT_EQ(reply.header.command(), wire::ERROR);
   EXPECT_NE(reply.header.error().find(reason), std::string::npos)
       << "error was: " << reply.header.error();
+  // The client reads the failure's kind, not only its words.
+  EXPECT_EQ(transport::ErrorOf(reply.header, "server").code(), code) << reply.header.error();
 }
 
 TEST(BadRequestTest, ServerRejectsWithReasonAndKeepsServing) {
@@ -101,7 +104,8 @@ TEST(BadRequestTest, ServerRejectsWithReasonAndKeepsServing) {
   ExpectError(p.Exchange(0, DataMsg(wire::PULL, 1, {other_range}, {}, 2)),
               "outside this server's range");
   // Unknown table, wrong width.
-  ExpectError(p.Exchange(0, DataMsg(wire::PULL, 9, {1}, {}, 2)), "no table 9");
+  ExpectError(p.Exchange(0, DataMsg(wire::PULL, 9, {1}, {}, 2)), "no table 9",
+              Code::kFailedPrecondition);
   ExpectError(p.Exchange(0, DataMsg(wire::PUSH, 1, {1}, {1, 2, 3}, 3)), "width 3");
   // Missing values frame.
   Message nov = DataMsg(wire::PUSH, 1, {1}, {}, 2);
@@ -112,7 +116,7 @@ TEST(BadRequestTest, ServerRejectsWithReasonAndKeepsServing) {
   const std::vector<uint64_t> k9{11};
   const std::vector<float> v9{1};
   two.AddSlice(9, 1, 1, transport::CopyFrame(k9.data(), 8), transport::CopyFrame(v9.data(), 4));
-  ExpectError(p.Exchange(0, std::move(two)), "no table 9");
+  ExpectError(p.Exchange(0, std::move(two)), "no table 9", Code::kFailedPrecondition);
   Message after = p.Exchange(0, DataMsg(wire::PULL, 1, {11}, {}, 2));
   ASSERT_EQ(after.header.command(), wire::PULL_REPLY);
   after.AlignFrames();
