@@ -1,10 +1,18 @@
 // `sparrow scheduler`: the coordinator of a cluster, as its own process.
+#include <gflags/gflags.h>
 #include <glog/logging.h>
+
+#include <cstdio>
 
 #include "cluster/signals.h"
 #include "scheduler/scheduler.h"
 #include "tools/cluster_flags.h"
 #include "tools/cluster_roles.h"
+
+DEFINE_string(endpoint_file, "",
+              "scheduler: once bound, write the endpoint nodes join (tcp://HOST:PORT) to this "
+              "file (written whole, then renamed into place), e.g. with --scheduler=HOST:0 to "
+              "let the kernel pick the port");
 
 namespace sparrow::tools {
 
@@ -27,6 +35,16 @@ int RunScheduler(const std::vector<std::string>& /*args*/) {
   if (!ep.ok()) {
     LOG(ERROR) << ep.status().message();
     return 1;
+  }
+  if (!FLAGS_endpoint_file.empty()) {
+    const std::string tmp = FLAGS_endpoint_file + ".tmp";
+    std::FILE* f = std::fopen(tmp.c_str(), "w");
+    const bool written = f != nullptr && std::fprintf(f, "%s\n", ep->c_str()) > 0;
+    if (f != nullptr) std::fclose(f);
+    if (!written || std::rename(tmp.c_str(), FLAGS_endpoint_file.c_str()) != 0) {
+      LOG(ERROR) << "cannot write " << FLAGS_endpoint_file;
+      return 1;
+    }
   }
   LOG(INFO) << "scheduler listening on " << *ep << ", waiting for " << o.num_servers
             << " server(s) and " << o.num_workers << " worker(s)";

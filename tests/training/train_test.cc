@@ -5,12 +5,15 @@
 #include <signal.h>
 #include <unistd.h>
 
+#include <chrono>
 #include <cmath>
 #include <filesystem>
 #include <fstream>
 #include <nlohmann/json.hpp>
 #include <sstream>
+#include <thread>
 
+#include "cluster/child_process.h"
 #include "model_file/model_file.h"
 #include "proto/data.pb.h"
 #include "tests/shared_data.h"
@@ -166,7 +169,6 @@ TEST_F(SyntheticTest, OrchestratedRunGivesTheLaunchersModel) {
   EXPECT_NE(prep.out.find("--stage=finish"), std::string::npos) << prep.out;
   EXPECT_FALSE(fs::exists(b + "/model.bin"));
 
-  const std::string scheduler = "127.0.0.1:" + std::to_string(20000 + getpid() % 20000);
   auto spawn = [&](std::vector<std::string> args, const std::string& log) {
     args.insert(args.begin(), SPARROW_BINARY);
     cluster::SpawnOptions o;
@@ -175,10 +177,17 @@ TEST_F(SyntheticTest, OrchestratedRunGivesTheLaunchersModel) {
     EXPECT_TRUE(c.ok());
     return std::move(c).value();
   };
+  // The kernel picks the scheduler's port; the scheduler says which in a file.
   std::vector<cluster::ChildProcess> nodes;
-  nodes.push_back(spawn(
-      {"scheduler", "--scheduler=" + scheduler, "--servers=1", "--workers=1", "--max_delay=0"},
-      "scheduler.log"));
+  nodes.push_back(spawn({"scheduler", "--scheduler=127.0.0.1:0", "--endpoint_file=" + b + "/ep",
+                         "--servers=1", "--workers=1", "--max_delay=0"},
+                        "scheduler.log"));
+  while (!fs::exists(b + "/ep") && !nodes[0].Wait(0)) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(2));
+  }
+  std::string scheduler = Slurp(b + "/ep");
+  ASSERT_FALSE(scheduler.empty()) << Slurp(b + "/scheduler.log");
+  scheduler.pop_back();  // the newline
   nodes.push_back(spawn({"server", "--scheduler=" + scheduler, "--local_ipc=false"}, "server.log"));
   nodes.push_back(spawn(
       {"worker", "--scheduler=" + scheduler, "--local_ipc=false", "--task=train", "--run_dir=" + b},
