@@ -10,12 +10,6 @@ void SplitKeySpace(int n, int i, uint64_t* begin, uint64_t* end) {
   *end = static_cast<uint64_t>(space * (i + 1) / n - 1);
 }
 
-int NodeTable::ServerRankOf(uint64_t key) const {
-  auto it = std::upper_bound(servers.begin(), servers.end(), key,
-                             [](uint64_t k, const wire::NodeInfo& s) { return k < s.key_begin(); });
-  return static_cast<int>(it - servers.begin()) - 1;
-}
-
 const wire::NodeInfo* NodeTable::Find(int id) const {
   for (const auto* list : {&servers, &workers}) {
     for (const auto& n : *list) {

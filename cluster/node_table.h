@@ -17,8 +17,6 @@ struct NodeTable {
   std::vector<wire::NodeInfo> workers;  // by rank
   int max_delay = -1;                   // consistency bound for the whole cluster
 
-  // Server rank whose range holds `key`. Requires !servers.empty().
-  int ServerRankOf(uint64_t key) const;
   const wire::NodeInfo* Find(int id) const;
   static NodeTable FromControl(const wire::Control& c);
 };

@@ -40,7 +40,7 @@ bool Finite(float v) {
 #endif
 
 // One part's share of a push: `count` sorted keys and their gradients (`width` each).
-struct PushSlice {
+struct PartPush {
   SparseTable* rows;
   SparseTable* counts;  // null unless keys are admitted on their min_count-th push
   float min_count;
@@ -55,7 +55,7 @@ struct PushSlice {
 // instruction instead of four. Element-wise square roots and divisions round the same at
 // any vector width, and no FMA is enabled, so both clones give the same bits.
 template <typename Rule>
-SPARROW_CLONED_FOR_AVX2 void ApplyPush(const Rule& rule, const PushSlice& s) {
+SPARROW_CLONED_FOR_AVX2 void ApplyPush(const Rule& rule, const PartPush& s) {
   SparseTable& rows = *s.rows;
   // Grow at most once per request, sized for all its new keys (SparseTable::ReserveFor);
   // checked at the request's first new key, and only when inserting it would grow, so
@@ -153,13 +153,13 @@ void Table::ForEachSlice(const uint64_t* keys, size_t n, Fn fn) const {
 void Table::Push(const uint64_t* keys, const float* grads, size_t n) {
   const uint32_t w = width();
   ForEachSlice(keys, n, [&](size_t p, size_t first, size_t count) {
-    PushSlice slice{parts_[p].rows.get(),
-                    parts_[p].counts.get(),
-                    static_cast<float>(spec_.min_count()),
-                    keys + first,
-                    grads + first * w,
-                    count,
-                    w};
+    PartPush slice{parts_[p].rows.get(),
+                   parts_[p].counts.get(),
+                   static_cast<float>(spec_.min_count()),
+                   keys + first,
+                   grads + first * w,
+                   count,
+                   w};
     std::visit([&](const auto& rule) { ApplyPush(rule, slice); }, rule_);
   });
 }

@@ -47,27 +47,6 @@ Ticket KVClient::NewGroup(int parts) {
   return t;
 }
 
-std::vector<KVClient::Route> KVClient::RouteKeys(
-    const std::vector<const std::vector<uint64_t>*>& keys, const std::vector<uint32_t>& widths,
-    const std::vector<float*>& outs) const {
-  std::vector<Route> routes;
-  std::vector<size_t> begin(keys.size(), 0);
-  for (const auto& s : node_->table().servers) {
-    Route r{s.id(), {}};
-    bool any = false;
-    for (size_t i = 0; i < keys.size(); ++i) {
-      const std::vector<uint64_t>& k = *keys[i];
-      // Keys <= key_end belong to this server or an earlier one.
-      const size_t end = std::upper_bound(k.begin() + begin[i], k.end(), s.key_end()) - k.begin();
-      r.ranges.push_back({begin[i], end - begin[i], widths[i], outs.empty() ? nullptr : outs[i]});
-      any = any || end > begin[i];
-      begin[i] = end;
-    }
-    if (any) routes.push_back(std::move(r));
-  }
-  return routes;
-}
-
 Ticket KVClient::Request(wire::Command cmd, std::vector<PushSlice> push,
                          std::vector<PullSlice> pull, bool end_of_step) {
   // Every slice, pushed ones first: tables, keys, widths, and where pulled rows go.
@@ -104,18 +83,18 @@ Ticket KVClient::Request(wire::Command cmd, std::vector<PushSlice> push,
     groups_[t].status = InvalidArgument(bad);
     return t;
   }
-  const std::vector<Route> routes = RouteKeys(kp, widths, outs);
+  const std::vector<ServerRoute> routes = RouteKeys(node_->table().servers, kp, widths, outs);
   const Ticket group = NewGroup(static_cast<int>(routes.size()));
   const bool clocked = end_of_step && node_->table().max_delay >= 0;
   // The push ends step `clock` where it lands; a CLOCK ends it at the other servers.
   const int64_t clock = end_of_step ? clock_.fetch_add(1) : clock_.load();
-  for (const Route& route : routes) {
+  for (const ServerRoute& route : routes) {
     Message msg = Message::Make(cmd, node_->id(), route.server_id);
     msg.header.set_clock(clock);
     if (clocked) msg.header.set_flags(wire::END_OF_STEP);
     if (cmd == wire::PUSH_PULL) msg.header.set_num_push_slices(static_cast<uint32_t>(pushed));
     for (size_t i = 0; i < route.ranges.size(); ++i) {
-      const Range& r = route.ranges[i];
+      const KeyRange& r = route.ranges[i];
       zmq::message_t kf =
           transport::ZeroCopyFrame(keys[i], keys[i]->data() + r.offset, r.count * sizeof(uint64_t));
       zmq::message_t vf;
@@ -129,8 +108,9 @@ Ticket KVClient::Request(wire::Command cmd, std::vector<PushSlice> push,
     {
       std::lock_guard<std::mutex> lock(mu_);
       rid = next_request_++;
-      parts_[rid] = Part{group, route.server_id, route.ranges, cmd == wire::PULL ? 0 : pushed,
-                         NowMs() + options_.request_timeout_ms};
+      parts_[rid] =
+          PendingPart{group, route.server_id, route.ranges, cmd == wire::PULL ? 0 : pushed,
+                      NowMs() + options_.request_timeout_ms};
     }
     msg.header.set_request_id(rid);
     Status st = node_->IsDead(route.server_id)
@@ -140,7 +120,7 @@ Ticket KVClient::Request(wire::Command cmd, std::vector<PushSlice> push,
   }
   if (clocked) {
     std::vector<int> reached;
-    for (const Route& r : routes) reached.push_back(r.server_id);
+    for (const ServerRoute& r : routes) reached.push_back(r.server_id);
     std::sort(reached.begin(), reached.end());
     SendClock(clock + 1, reached);
   }
@@ -209,7 +189,7 @@ void KVClient::FinishPartLocked(Ticket group, const Status& st) {
   if (--g.remaining == 0) g.done = true;
 }
 
-bool KVClient::ClaimPart(uint64_t request_id, Part* part) {
+bool KVClient::ClaimPart(uint64_t request_id, PendingPart* part) {
   std::lock_guard<std::mutex> lock(mu_);
   auto it = parts_.find(request_id);
   if (it == parts_.end()) return false;  // finished, failed or timed out already
@@ -233,7 +213,7 @@ void KVClient::FinishPart(Ticket group, const Status& st) {
 }
 
 void KVClient::CompletePart(uint64_t request_id, const Status& st) {
-  Part part;
+  PendingPart part;
   if (ClaimPart(request_id, &part)) FinishPart(part.group, st);
 }
 
@@ -241,7 +221,7 @@ void KVClient::Handle(Message&& msg) {
   const wire::Header& h = msg.header;
   // Claiming the part first means a timeout can no longer fail it: the caller's Wait
   // returns only after the reply's values are in its buffer.
-  Part part;
+  PendingPart part;
   if (!ClaimPart(h.request_id(), &part)) return;  // timed out or failed earlier
   Status st;
   switch (h.command()) {
@@ -257,7 +237,7 @@ void KVClient::Handle(Message&& msg) {
                              " slices, asked for " + std::to_string(pulled));
       }
       for (size_t i = 0; st.ok() && i < pulled; ++i) {
-        const Range& r = part.ranges[part.first_pull + i];
+        const KeyRange& r = part.ranges[part.first_pull + i];
         const wire::Slice& sl = h.slices(static_cast<int>(i));
         if (sl.num_keys() != r.count || sl.value_width() != r.width) {
           st = InvalidArgument("reply has " + std::to_string(sl.num_keys()) + " keys of width " +
@@ -356,7 +336,7 @@ Status KVClient::ControlToAllServers(wire::Command cmd, wire::Control control,
     {
       std::lock_guard<std::mutex> lock(mu_);
       rid = next_request_++;
-      Part p{t, servers[i].id(), {}, 0, NowMs() + options_.request_timeout_ms};
+      PendingPart p{t, servers[i].id(), {}, 0, NowMs() + options_.request_timeout_ms};
       p.reply_control = &(*replies)[i];
       parts_[rid] = p;
     }

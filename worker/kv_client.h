@@ -33,6 +33,7 @@
 #include <vector>
 
 #include "cluster/node.h"
+#include "worker/key_routing.h"
 
 namespace sparrow::worker {
 
@@ -114,42 +115,26 @@ class KVClient {
     Status status;
     bool done = false;
   };
-  struct Range {    // one slice's keys at one server
-    size_t offset;  // first key within the slice's keys
-    size_t count;
-    uint32_t width;
-    float* out;  // pull only
-  };
-  struct Part {  // one server's share of a group
+  struct PendingPart {  // one server's share of a group, awaiting its reply
     Ticket group;
     int server_id;
-    std::vector<Range> ranges;  // one per slice
-    size_t first_pull;          // ranges[first_pull..] are answered by a PULL_REPLY
+    std::vector<KeyRange> ranges;  // one per slice
+    size_t first_pull;             // ranges[first_pull..] are answered by a PULL_REPLY
     int64_t deadline_ms;
     wire::Control* reply_control = nullptr;  // for STATS / control replies
   };
-  // What one message to one server carries: ranges[i] of slice i.
-  struct Route {
-    int server_id;
-    std::vector<Range> ranges;
-  };
-
   Ticket NewGroup(int parts);
   // Sends a PUSH, PULL or PUSH_PULL of `push` then `pull` slices (one may be empty), one
   // message per server that owns any of their keys.
   Ticket Request(wire::Command cmd, std::vector<PushSlice> push, std::vector<PullSlice> pull,
                  bool end_of_step);
-  // Cuts the slices' keys by server range; servers with no keys are left out.
-  std::vector<Route> RouteKeys(const std::vector<const std::vector<uint64_t>*>& keys,
-                               const std::vector<uint32_t>& widths,
-                               const std::vector<float*>& outs) const;
   // Sends to a server; an error names the server.
   Status SendTo(int server_id, transport::Message& msg);
   // CLOCK(clock) to every server not in `skip` (sorted server ids).
   void SendClock(int64_t clock, const std::vector<int>& skip);
   void OnDead(const std::vector<int>& dead, const std::string& why);
   // Takes a part out of the pending set; false if it was already finished.
-  bool ClaimPart(uint64_t request_id, Part* part);
+  bool ClaimPart(uint64_t request_id, PendingPart* part);
   // Counts a claimed part of `group` as done with `st`.
   void FinishPart(Ticket group, const Status& st);
   void FinishPartLocked(Ticket group, const Status& st);
@@ -168,9 +153,9 @@ class KVClient {
   uint64_t next_group_ = 1;
   uint64_t next_request_ = 1;
   std::map<Ticket, Group> groups_;
-  std::map<uint64_t, Part> parts_;  // by request id
-  bool pumping_ = false;            // a thread in Wait() is reading replies (Van::Pump)
-  std::thread::id pumper_;          // which one, while pumping_
+  std::map<uint64_t, PendingPart> parts_;  // by request id
+  bool pumping_ = false;                   // a thread in Wait() is reading replies (Van::Pump)
+  std::thread::id pumper_;                 // which one, while pumping_
 
   std::thread timeout_thread_;
   std::mutex stop_mu_;
