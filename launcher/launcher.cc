@@ -190,11 +190,12 @@ void Launcher::OnWorkerLine(int worker, const std::string& line) {
     CheckpointRecord c;
     c.epoch = epoch;
     c.seconds = std::atof(f["seconds"].c_str());
+    c.stall_seconds = std::atof(f["stall_seconds"].c_str());
     c.bytes = std::strtoull(f["bytes"].c_str(), nullptr, 10);
     checkpoints_.push_back(c);
     if (options_.progress) {
-      std::printf("checkpoint after epoch %d: %.1f MB in %.3f s\n", epoch, c.bytes / 1e6,
-                  c.seconds);
+      std::printf("checkpoint after epoch %d: %.1f MB in %.3f s, training waited %.3f s\n", epoch,
+                  c.bytes / 1e6, c.seconds, c.stall_seconds);
       std::fflush(stdout);
     }
   } else if (line.rfind("tables ", 0) == 0) {
@@ -528,7 +529,10 @@ Status Launcher::WriteOutputs(double wall_s) {
   if (!timeline_.empty()) j["timeline_s"] = timeline_;
   nlohmann::json ckpts = nlohmann::json::array();
   for (const auto& c : checkpoints_) {
-    ckpts.push_back({{"epoch", c.epoch}, {"seconds", c.seconds}, {"bytes", c.bytes}});
+    ckpts.push_back({{"epoch", c.epoch},
+                     {"seconds", c.seconds},
+                     {"stall_seconds", c.stall_seconds},
+                     {"bytes", c.bytes}});
   }
   j["checkpoints"] = ckpts;
   nlohmann::json restarts = nlohmann::json::array();

@@ -53,8 +53,9 @@ struct LaunchOptions {
 // A checkpoint taken during the run, as metrics.json reports it.
 struct CheckpointRecord {
   int epoch = 0;
-  double seconds = 0;  // to write every server's part and the manifest
-  uint64_t bytes = 0;  // the parts' size
+  double seconds = 0;        // to write every server's part and the manifest
+  double stall_seconds = 0;  // of that, what training waited for (the tables' copies)
+  uint64_t bytes = 0;        // the parts' size
 };
 
 struct EpochRecord {

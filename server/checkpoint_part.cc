@@ -12,51 +12,56 @@ constexpr size_t kChunk = 4096;  // rows a write or read: memory of a chunk, not
 
 }  // namespace
 
-Status WriteCheckpointPart(const std::string& path, const std::vector<const Table*>& tables,
+TableSnapshot Snapshot(const Table& table) {
+  TableSnapshot s;
+  s.spec = table.spec();
+  s.row_floats = table.row_floats();
+  s.keys = table.Keys();
+  s.rows.resize(s.keys.size() * s.row_floats);
+  float* out = s.rows.data();
+  for (uint64_t key : s.keys) {
+    const float* row = table.Row(key);
+    out = std::copy(row, row + s.row_floats, out);
+  }
+  s.pending_keys = table.PendingKeys();
+  s.pending_counts.reserve(s.pending_keys.size());
+  for (uint64_t key : s.pending_keys) s.pending_counts.push_back(table.PendingCount(key));
+  return s;
+}
+
+Status WriteCheckpointPart(const std::string& path, const std::vector<TableSnapshot>& tables,
                            uint64_t* bytes) {
   model::ModelHeader header;
-  std::vector<std::vector<uint64_t>> keys;             // per file table
-  std::vector<std::pair<const Table*, bool>> sources;  // (table, counts?)
-  for (const Table* t : tables) {
-    const std::string spec = t->spec().SerializeAsString();
-    keys.push_back(t->Keys());
-    sources.push_back({t, false});
+  for (const TableSnapshot& t : tables) {
+    const std::string spec = t.spec.SerializeAsString();
     model::TableInfo* info = header.add_tables();
-    info->set_name(t->spec().name());
-    info->set_id(t->spec().id());
-    info->set_width(t->row_floats());
-    info->set_rows(keys.back().size());
+    info->set_name(t.spec.name());
+    info->set_id(t.spec.id());
+    info->set_width(t.row_floats);
+    info->set_rows(t.keys.size());
     info->set_table_spec(spec);
-    if (t->spec().min_count() > 1) {
-      keys.push_back(t->PendingKeys());
-      sources.push_back({t, true});
+    if (t.spec.min_count() > 1) {
       model::TableInfo* c = header.add_tables();
-      c->set_name(t->spec().name() + ".counts");
-      c->set_id(t->spec().id());
+      c->set_name(t.spec.name() + ".counts");
+      c->set_id(t.spec.id());
       c->set_width(1);
-      c->set_rows(keys.back().size());
+      c->set_rows(t.pending_keys.size());
       c->set_table_spec(spec);
       c->set_counts(true);
     }
   }
   SPARROW_ASSIGN_OR_RETURN(auto writer, model_file::ModelWriter::Open(path, header));
-  std::vector<float> rows;
-  for (size_t i = 0; i < sources.size(); ++i) {
-    const auto [table, counts] = sources[i];
-    const uint32_t width = counts ? 1 : table->row_floats();
-    for (size_t at = 0; at < keys[i].size(); at += kChunk) {
-      const size_t n = std::min(kChunk, keys[i].size() - at);
-      rows.resize(n * width);
-      for (size_t j = 0; j < n; ++j) {
-        const uint64_t key = keys[i][at + j];
-        if (counts) {
-          rows[j] = table->PendingCount(key);
-        } else {
-          const float* row = table->Row(key);
-          std::copy(row, row + width, rows.data() + j * width);
-        }
-      }
-      SPARROW_RETURN_IF_ERROR(writer->Append(keys[i].data() + at, rows.data(), n));
+  for (const TableSnapshot& t : tables) {
+    for (size_t at = 0; at < t.keys.size(); at += kChunk) {
+      const size_t n = std::min(kChunk, t.keys.size() - at);
+      SPARROW_RETURN_IF_ERROR(
+          writer->Append(t.keys.data() + at, t.rows.data() + at * t.row_floats, n));
+    }
+    if (t.spec.min_count() <= 1) continue;
+    for (size_t at = 0; at < t.pending_keys.size(); at += kChunk) {
+      const size_t n = std::min(kChunk, t.pending_keys.size() - at);
+      SPARROW_RETURN_IF_ERROR(
+          writer->Append(t.pending_keys.data() + at, t.pending_counts.data() + at, n));
     }
   }
   SPARROW_RETURN_IF_ERROR(writer->Commit());

@@ -4,10 +4,10 @@
 // The part is a model file (model_file/model_file.h) whose header lists, per server table,
 // a table of full rows (TableInfo.width = Table::row_floats(), TableInfo.table_spec = the
 // table's wire.TableSpec) and, when the table admits keys by count, a table of counts
-// (TableInfo.counts, width 1). Writing costs the table's keys in memory (8 bytes a row),
-// not a copy of its rows; reading costs one chunk of rows.
+// (TableInfo.counts, width 1). Reading costs one chunk of rows.
 //
-// Thread safety: the caller owns the tables (the server's request thread).
+// Thread safety: Snapshot and RestoreCheckpoint on the thread that owns the tables (the
+// server's request thread); WriteCheckpointPart on any thread.
 #pragma once
 
 #include <cstdint>
@@ -20,8 +20,20 @@
 
 namespace sparrow::server {
 
-// Writes `tables` to `path` (temporary file, fsync, rename). *bytes: the file's size.
-Status WriteCheckpointPart(const std::string& path, const std::vector<const Table*>& tables,
+// A table's whole state, copied out of it, so the part can be written while the table
+// trains on. Costs the table's rows once more in memory for as long as the write takes.
+struct TableSnapshot {
+  wire::TableSpec spec;
+  uint32_t row_floats = 0;
+  std::vector<uint64_t> keys;          // ascending
+  std::vector<float> rows;             // keys.size() x row_floats: weights, then optimizer state
+  std::vector<uint64_t> pending_keys;  // counted towards admission, no row yet; ascending
+  std::vector<float> pending_counts;
+};
+TableSnapshot Snapshot(const Table& table);
+
+// Writes the snapshots to `path` (temporary file, fsync, rename). *bytes: the file's size.
+Status WriteCheckpointPart(const std::string& path, const std::vector<TableSnapshot>& tables,
                            uint64_t* bytes);
 
 // Restores every part of the checkpoint in `dir` (as its manifest lists them), keeping the

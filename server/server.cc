@@ -17,6 +17,10 @@ using transport::Message;
 Server::Server(cluster::Node* node, int threads)
     : node_(node), threads_(std::max(1, threads)), arena_(std::max(1, threads)) {}
 
+Server::~Server() {
+  if (writer_.joinable()) writer_.join();
+}
+
 void Server::Attach() {
   node_->SetDeadHandler([this](const std::vector<int>& dead, const std::string&) { OnDead(dead); });
 }
@@ -93,6 +97,9 @@ void Server::Handle(Message&& msg) {
       st = Checkpoint(msg);
       if (st.ok()) ReplyAck(h);
       break;
+    case wire::CHECKPOINT_STATUS:
+      CheckpointStatus(msg);
+      return;
     default:
       st = InvalidArgument(std::string("a server does not handle ") +
                            transport::CommandName(h.command()));
@@ -338,19 +345,57 @@ Status Server::Save(const Message& msg) {
 }
 
 Status Server::Checkpoint(const Message& msg) {
+  if (writer_.joinable()) writer_.join();  // one part at a time
   const auto start = std::chrono::steady_clock::now();
-  std::vector<const Table*> tables;
+  auto snapshots = std::make_shared<std::vector<TableSnapshot>>();
   for (uint32_t id : msg.header.control().table_ids()) {
     auto it = tables_.find(id);
-    if (it != tables_.end()) tables.push_back(it->second.get());  // none pushed here yet
+    if (it != tables_.end()) snapshots->push_back(Snapshot(*it->second));  // else none yet
   }
-  const std::string path = checkpoint::ServerPart(msg.header.control().path(), node_->rank());
-  uint64_t bytes = 0;
-  SPARROW_RETURN_IF_ERROR(WriteCheckpointPart(path, tables, &bytes));
-  LOG(INFO) << "checkpoint " << path << ": " << bytes << " bytes in "
-            << std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count()
-            << " s";
+  const double copied =
+      std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+  const std::string dir = msg.header.control().path();
+  const std::string path = checkpoint::ServerPart(dir, node_->rank());
+  {
+    std::lock_guard<std::mutex> lock(written_mu_);
+    written_.erase(dir);
+    writing_ = dir;
+  }
+  // The tables train on while their copy goes to disk.
+  writer_ = std::thread([this, snapshots, dir, path, copied, start] {
+    uint64_t bytes = 0;
+    Status st = WriteCheckpointPart(path, *snapshots, &bytes);
+    LOG(INFO) << "checkpoint " << path << ": " << bytes << " bytes, tables copied in " << copied
+              << " s, written in "
+              << std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count()
+              << " s" << (st.ok() ? "" : ": " + st.message());
+    std::lock_guard<std::mutex> lock(written_mu_);
+    written_[dir] = st;
+    writing_.clear();
+  });
   return Status::Ok();
+}
+
+void Server::CheckpointStatus(const Message& msg) {
+  Status st;
+  bool done;
+  {
+    std::lock_guard<std::mutex> lock(written_mu_);
+    const std::string& dir = msg.header.control().path();
+    auto it = written_.find(dir);
+    done = it != written_.end();
+    if (done) st = it->second;
+    if (!done && writing_ != dir) {
+      st = NotFound("server " + std::to_string(node_->rank()) + " was not asked to write " + dir);
+    }
+  }
+  if (!st.ok()) {
+    ReplyError(msg.header, st);
+    return;
+  }
+  wire::Control c;
+  c.set_pending(!done);
+  ReplyAck(msg.header, &c);
 }
 
 }  // namespace sparrow::server

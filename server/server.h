@@ -20,6 +20,9 @@
 #include <deque>
 #include <map>
 #include <memory>
+#include <mutex>
+#include <string>
+#include <thread>
 
 #include "cluster/node.h"
 #include "server/table.h"
@@ -31,6 +34,7 @@ class Server {
   // `node` must outlive the server; call Attach() before node->Start(). Each table is cut
   // into `threads` parts, served by that many threads for large requests.
   Server(cluster::Node* node, int threads);
+  ~Server();  // waits for a checkpoint part being written
   void Attach();
   // Restores the checkpoint in `dir` (checkpoint/checkpoint.h; the keys of this server's
   // range, from however many servers wrote it) before handling the first request. Call
@@ -58,8 +62,11 @@ class Server {
   Result<std::vector<Table*>> SliceTables(const transport::Message& msg);
   void Stats(const transport::Message& msg);
   Status Save(const transport::Message& msg);
-  // Writes this server's part of a checkpoint (wire CHECKPOINT).
+  // Copies the tables of a checkpoint (wire CHECKPOINT) and starts writing its part on
+  // writer_; a part still being written is waited for first.
   Status Checkpoint(const transport::Message& msg);
+  // Answers CHECKPOINT_STATUS.
+  void CheckpointStatus(const transport::Message& msg);
   // Restores restore_dir_ once (see RestoreFrom), on the first request.
   Status EnsureRestored();
   // The table for `spec`: the existing one if its spec matches (the capacity hint aside),
@@ -82,6 +89,11 @@ class Server {
   std::map<int, int64_t> worker_clock_;  // live, unfinished workers only
   bool clocks_initialised_ = false;
   std::deque<transport::Message> held_pulls_;
+  // The checkpoint part being written, and the results of those written, by directory.
+  std::thread writer_;
+  std::mutex written_mu_;
+  std::map<std::string, Status> written_;
+  std::string writing_;  // the directory whose part writer_ is writing, if any
   std::string restore_dir_;
   bool restore_tried_ = false;
   Status restored_;

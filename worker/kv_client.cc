@@ -369,6 +369,17 @@ Status KVClient::Checkpoint(const std::string& dir, const std::vector<uint32_t>&
   return ControlToAllServers(wire::CHECKPOINT, c, &replies);
 }
 
+Result<bool> KVClient::CheckpointWritten(const std::string& dir) {
+  wire::Control c;
+  c.set_path(dir);
+  std::vector<wire::Control> replies;
+  SPARROW_RETURN_IF_ERROR(ControlToAllServers(wire::CHECKPOINT_STATUS, c, &replies));
+  for (const auto& r : replies) {
+    if (r.pending()) return false;
+  }
+  return true;
+}
+
 Result<std::vector<wire::TableStats>> KVClient::Stats() {
   std::vector<wire::Control> replies;
   SPARROW_RETURN_IF_ERROR(ControlToAllServers(wire::STATS, wire::Control(), &replies));

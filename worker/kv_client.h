@@ -102,9 +102,13 @@ class KVClient {
 
   // Every server writes its rows to `path`.part-<rank> (see wire SAVE) and the call waits.
   Status Save(const std::string& path);
-  // Every server writes its part of a checkpoint of `tables` into directory `dir` (see
-  // wire CHECKPOINT; checkpoint/checkpoint.h) and the call waits until all are on disk.
+  // Every server copies its part of a checkpoint of `tables` and starts writing it into
+  // directory `dir` (see wire CHECKPOINT; checkpoint/checkpoint.h); the call returns once
+  // every copy is taken: pushes after it are not in the checkpoint.
   Status Checkpoint(const std::string& dir, const std::vector<uint32_t>& tables);
+  // Whether every server's part of the checkpoint in `dir` is on disk (an error if a
+  // server failed to write it).
+  Result<bool> CheckpointWritten(const std::string& dir);
 
   // Table sizes summed over servers, by table id.
   Result<std::vector<wire::TableStats>> Stats();

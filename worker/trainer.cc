@@ -350,6 +350,7 @@ Status Trainer::MaybeCheckpoint(int epoch, double best, uint32_t since_best) {
   const auto now = std::chrono::steady_clock::now();
   if (node_->rank() == 0 &&
       std::chrono::duration<double>(now - last_checkpoint_).count() >= c.every_seconds()) {
+    SPARROW_RETURN_IF_ERROR(FinishCheckpoint());  // the one before, if still being written
     const std::string dir = checkpoint::EpochDir(dir_.root, static_cast<uint32_t>(epoch));
     std::error_code ec;
     std::filesystem::remove_all(dir, ec);  // a partial one from an earlier attempt
@@ -357,31 +358,56 @@ Status Trainer::MaybeCheckpoint(int epoch, double best, uint32_t since_best) {
     if (ec) return Unavailable("cannot create " + dir + ": " + ec.message());
     std::vector<uint32_t> tables = {kLinearTable, kBiasTable};
     if (spec_.FactorWidth() > 0) tables.push_back(kFactorTable);
-    SPARROW_RETURN_IF_ERROR(kv_->Checkpoint(dir, tables));
+    SPARROW_RETURN_IF_ERROR(kv_->Checkpoint(dir, tables));  // the servers' copies are taken
+    const double stall =
+        std::chrono::duration<double>(std::chrono::steady_clock::now() - now).count();
     checkpoint::Manifest m;
     m.set_epoch(static_cast<uint32_t>(epoch));
     m.set_best_validation_loss(best);
     m.set_epochs_since_best(since_best);
-    const double secs =
-        std::chrono::duration<double>(std::chrono::steady_clock::now() - now).count();
-    m.set_write_seconds(secs);
-    const int servers = static_cast<int>(node_->table().servers.size());
-    SPARROW_RETURN_IF_ERROR(checkpoint::WriteManifest(dir, servers, m));
-    uint64_t bytes = 0;
-    for (int r = 0; r < servers; ++r) {
-      bytes += std::filesystem::file_size(checkpoint::ServerPart(dir, r), ec);
-    }
-    checkpoint::Prune(dir_.root, c.keep_last());
-    last_checkpoint_ = std::chrono::steady_clock::now();
-    Say("checkpoint epoch=%d seconds=%.6f bytes=%llu", epoch,
-        std::chrono::duration<double>(last_checkpoint_ - now).count(),
-        static_cast<unsigned long long>(bytes));
+    last_checkpoint_ = now;
+    writing_ = std::thread(
+        [this, dir, m, stall, now] { writing_status_ = CompleteCheckpoint(dir, m, stall, now); });
   }
-  // Nobody pushes the next epoch's gradients before the cut is on disk.
+  // Nobody pushes the next epoch's gradients before the servers copied their tables.
   return node_->Barrier(wire::WORKER);
 }
 
+Status Trainer::CompleteCheckpoint(const std::string& dir, checkpoint::Manifest m, double stall,
+                                   std::chrono::steady_clock::time_point start) {
+  for (;;) {
+    SPARROW_ASSIGN_OR_RETURN(bool written, kv_->CheckpointWritten(dir));
+    if (written) break;
+    std::this_thread::sleep_for(std::chrono::milliseconds(2));
+  }
+  m.set_write_seconds(
+      std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count());
+  const int servers = static_cast<int>(node_->table().servers.size());
+  SPARROW_RETURN_IF_ERROR(checkpoint::WriteManifest(dir, servers, m));
+  uint64_t bytes = 0;
+  std::error_code ec;
+  for (int r = 0; r < servers; ++r) {
+    bytes += std::filesystem::file_size(checkpoint::ServerPart(dir, r), ec);
+  }
+  checkpoint::Prune(dir_.root, cfg_.checkpoint().keep_last());
+  Say("checkpoint epoch=%u seconds=%.6f stall_seconds=%.6f bytes=%llu", m.epoch(),
+      std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count(), stall,
+      static_cast<unsigned long long>(bytes));
+  return Status::Ok();
+}
+
+Status Trainer::FinishCheckpoint() {
+  if (!writing_.joinable()) return Status::Ok();
+  writing_.join();
+  return writing_status_;
+}
+
+Trainer::~Trainer() {
+  if (writing_.joinable()) writing_.join();
+}
+
 void Trainer::Say(const char* format, ...) {
+  std::lock_guard<std::mutex> lock(say_mu_);  // a checkpoint completes on its own thread
   char line[512];
   va_list args;
   va_start(args, format);
@@ -472,6 +498,7 @@ Status Trainer::Run() {
     }
     if (e < epochs) SPARROW_RETURN_IF_ERROR(MaybeCheckpoint(e, best, since_best));
   }
+  SPARROW_RETURN_IF_ERROR(FinishCheckpoint());
   SPARROW_RETURN_IF_ERROR(node_->Barrier(wire::WORKER));
   if (node_->rank() == 0) {
     SPARROW_ASSIGN_OR_RETURN(auto stats, kv_->Stats());

@@ -28,9 +28,12 @@
 // Checkpoints (config `checkpoint`, checkpoint/checkpoint.h): at the end of an epoch,
 // once every worker's pushes are applied and its test scores written (a barrier), rank 0
 // has every server write its part and then writes the manifest, while the other workers
-// wait at a second barrier, so the cut holds no push of a later epoch. It prints `checkpoint
-// epoch=E seconds=S bytes=B`. A worker given a checkpoint (ResumeFrom) starts at the epoch after
-// it, with its early-stopping state, appending to its progress file.
+// wait at a second barrier, so the cut holds no push of a later epoch. The servers copy
+// their tables and write them in the background: training waits only for the copies (the
+// stall), and rank 0 writes the manifest on its own thread once every part is on disk,
+// printing `checkpoint epoch=E seconds=S stall_seconds=T bytes=B`. A worker given a
+// checkpoint (ResumeFrom) starts at the epoch after it, with its early-stopping state,
+// appending to its progress file.
 //
 // Thread safety: Run() on one thread.
 #pragma once
@@ -38,9 +41,12 @@
 #include <chrono>
 #include <cstdio>
 #include <memory>
+#include <mutex>
 #include <string>
+#include <thread>
 #include <vector>
 
+#include "checkpoint/checkpoint.h"
 #include "data/batch.h"
 #include "data/row_store.h"
 #include "data/text_reader.h"
@@ -54,6 +60,7 @@ class Trainer {
  public:
   Trainer(cluster::Node* node, KVClient* kv, config::ExperimentConfig cfg,
           data::FeatureSpec features, std::string run_dir);
+  ~Trainer();  // waits for a checkpoint being completed
 
   // Resume after the checkpoint in `dir` (whose rows the servers restore). Before Run().
   void ResumeFrom(std::string dir) { resume_dir_ = std::move(dir); }
@@ -101,6 +108,12 @@ class Trainer {
   // After epoch `epoch`: takes a checkpoint when the config says one is due (rank 0
   // decides and writes; every worker waits at the barrier after it).
   Status MaybeCheckpoint(int epoch, double best, uint32_t since_best);
+  // Rank 0, on writing_: waits until every server's part is on disk, then writes the
+  // manifest, prunes old checkpoints and says `checkpoint ...`.
+  Status CompleteCheckpoint(const std::string& dir, checkpoint::Manifest m, double stall,
+                            std::chrono::steady_clock::time_point start);
+  // Waits for the checkpoint being completed, if any; its outcome.
+  Status FinishCheckpoint();
 
   // Prints one progress line to stdout and to the run directory's progress file.
   void Say(const char* format, ...) __attribute__((format(printf, 2, 3)));
@@ -121,6 +134,9 @@ class Trainer {
   size_t steps_per_epoch_ = 0;
   std::string resume_dir_;
   std::chrono::steady_clock::time_point last_checkpoint_;  // or the start of training
+  std::thread writing_;    // rank 0: completes the newest checkpoint (CompleteCheckpoint)
+  Status writing_status_;  // its outcome, read after joining it
+  std::mutex say_mu_;
   models::Workspace ws_;
 };
 

@@ -63,7 +63,10 @@ class CheckpointTest : public ::testing::Test {
     const std::string dir = checkpoint::EpochDir(run_, epoch);
     fs::create_directories(dir);
     uint64_t bytes;
-    ASSERT_TRUE(server::WriteCheckpointPart(checkpoint::ServerPart(dir, 0), tables, &bytes).ok());
+    std::vector<server::TableSnapshot> snapshots;
+    for (const server::Table* t : tables) snapshots.push_back(server::Snapshot(*t));
+    ASSERT_TRUE(
+        server::WriteCheckpointPart(checkpoint::ServerPart(dir, 0), snapshots, &bytes).ok());
     checkpoint::Manifest m;
     m.set_epoch(epoch);
     m.set_best_validation_loss(0.25);
