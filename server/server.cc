@@ -213,8 +213,27 @@ Result<std::vector<Table*>> Server::SliceTables(const Message& msg) {
   return tables;
 }
 
+bool Server::FirstDelivery(const wire::Header& h) {
+  Delivered& d = delivered_[h.sender()];
+  if (h.oldest_pending() > d.floor) {
+    d.floor = h.oldest_pending();
+    // Ids below the floor need no memory: the sender will not send them again.
+    if (d.ids.size() > d.kept + 1024) {  // now and then: each prune costs a pass
+      std::erase_if(d.ids, [&](uint64_t id) { return id < d.floor; });
+      d.kept = d.ids.size();
+    }
+  }
+  if (h.request_id() < d.floor) return false;  // answered or given up long ago
+  return d.ids.insert(h.request_id()).second;
+}
+
 Status Server::Push(const Message& msg) {
   SPARROW_ASSIGN_OR_RETURN(std::vector<Table*> tables, SliceTables(msg));
+  if (!FirstDelivery(msg.header)) {
+    LOG(WARNING) << "push " << msg.header.request_id() << " from node " << msg.header.sender()
+                 << " arrived again; applied once";
+    return Status::Ok();
+  }
   for (size_t i = 0; i < PushedSlices(msg.header); ++i) {
     const uint64_t n = msg.header.slices(i).num_keys();
     if (n > 0) tables[i]->Push(msg.keys(i).data(), msg.values(i).data(), n);

@@ -6,6 +6,10 @@
 // frames against the header, keys sorted, unique and inside this server's range, known tables,
 // matching widths. A bad request gets an ERROR reply naming the reason; the server keeps serving.
 //
+// Retries: a worker that hears nothing sends a data request again with the same request
+// id; a push is applied on its first delivery only (FirstDelivery), a pull is answered
+// every time (reading twice changes nothing).
+//
 // Consistency: each worker's clock is the number of minibatches it has finished (CLOCK, or
 // a PUSH flagged END_OF_STEP).
 // A PULL stamped with clock c waits while c - max_delay exceeds the slowest live worker's
@@ -23,6 +27,7 @@
 #include <mutex>
 #include <string>
 #include <thread>
+#include <unordered_set>
 
 #include "cluster/node.h"
 #include "server/table.h"
@@ -47,8 +52,12 @@ class Server {
  private:
   void OnDead(const std::vector<int>& dead);
   Status CreateTable(const transport::Message& msg);
-  // Checks a PUSH or PUSH_PULL whole, then applies its pushed slices.
+  // Checks a PUSH or PUSH_PULL whole, then applies its pushed slices, unless the same
+  // request was delivered before (a retry): see FirstDelivery.
   Status Push(const transport::Message& msg);
+  // Whether this is the first delivery of request h.request_id() from h.sender(), from the
+  // ids delivered since the sender's oldest pending request (Header.oldest_pending).
+  bool FirstDelivery(const wire::Header& h);
   // Checks a PULL, then serves it (ServePull).
   void Pull(transport::Message&& msg);
   // Replies with the pulled slices of a checked PULL or PUSH_PULL, or holds it while the
@@ -89,6 +98,15 @@ class Server {
   std::map<int, int64_t> worker_clock_;  // live, unfinished workers only
   bool clocks_initialised_ = false;
   std::deque<transport::Message> held_pulls_;
+  // Per sender: pushes delivered at or above its oldest pending request, so that a push
+  // sent again after a timeout is applied once (at-least-once delivery, exactly-once
+  // effect).
+  struct Delivered {
+    uint64_t floor = 0;
+    std::unordered_set<uint64_t> ids;
+    size_t kept = 0;  // ids left by the last prune
+  };
+  std::map<int, Delivered> delivered_;
   // The checkpoint part being written, and the results of those written, by directory.
   std::thread writer_;
   std::mutex written_mu_;

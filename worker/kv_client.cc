@@ -88,29 +88,50 @@ Ticket KVClient::Request(wire::Command cmd, std::vector<PushSlice> push,
   const bool clocked = end_of_step && node_->table().max_delay >= 0;
   // The push ends step `clock` where it lands; a CLOCK ends it at the other servers.
   const int64_t clock = end_of_step ? clock_.fetch_add(1) : clock_.load();
+  const auto shared_keys = std::make_shared<std::vector<Keys>>(std::move(keys));
+  const auto shared_vals = std::make_shared<std::vector<Values>>(std::move(vals));
+  const int self = node_->id();
   for (const ServerRoute& route : routes) {
-    Message msg = Message::Make(cmd, node_->id(), route.server_id);
-    msg.header.set_clock(clock);
-    if (clocked) msg.header.set_flags(wire::END_OF_STEP);
-    if (cmd == wire::PUSH_PULL) msg.header.set_num_push_slices(static_cast<uint32_t>(pushed));
-    for (size_t i = 0; i < route.ranges.size(); ++i) {
-      const KeyRange& r = route.ranges[i];
-      zmq::message_t kf =
-          transport::ZeroCopyFrame(keys[i], keys[i]->data() + r.offset, r.count * sizeof(uint64_t));
-      zmq::message_t vf;
-      if (i < pushed) {
-        vf = transport::ZeroCopyFrame(vals[i], vals[i]->data() + r.offset * r.width,
-                                      r.count * r.width * sizeof(float));
-      }
-      msg.AddSlice(tables[i], r.width, r.count, std::move(kf), std::move(vf));
-    }
+    // The message is built again for a retry: its frames reference the request's arrays,
+    // which the builder keeps alive until the request completes.
+    auto build = std::make_shared<const std::function<Message()>>(
+        [cmd, self, route, clock, clocked, pushed, tables, shared_keys, shared_vals] {
+          Message msg = Message::Make(cmd, self, route.server_id);
+          msg.header.set_clock(clock);
+          if (clocked) msg.header.set_flags(wire::END_OF_STEP);
+          if (cmd == wire::PUSH_PULL) {
+            msg.header.set_num_push_slices(static_cast<uint32_t>(pushed));
+          }
+          const std::vector<Keys>& k = *shared_keys;
+          const std::vector<Values>& v = *shared_vals;
+          for (size_t i = 0; i < route.ranges.size(); ++i) {
+            const KeyRange& r = route.ranges[i];
+            zmq::message_t kf =
+                transport::ZeroCopyFrame(k[i], k[i]->data() + r.offset, r.count * sizeof(uint64_t));
+            zmq::message_t vf;
+            if (i < pushed) {
+              vf = transport::ZeroCopyFrame(v[i], v[i]->data() + r.offset * r.width,
+                                            r.count * r.width * sizeof(float));
+            }
+            msg.AddSlice(tables[i], r.width, r.count, std::move(kf), std::move(vf));
+          }
+          return msg;
+        });
+    Message msg = (*build)();
     uint64_t rid;
     {
       std::lock_guard<std::mutex> lock(mu_);
       rid = next_request_++;
-      parts_[rid] =
-          PendingPart{group, route.server_id, route.ranges, cmd == wire::PULL ? 0 : pushed,
-                      NowMs() + options_.request_timeout_ms};
+      PendingPart p;
+      p.group = group;
+      p.server_id = route.server_id;
+      p.ranges = route.ranges;
+      p.first_pull = cmd == wire::PULL ? 0 : pushed;
+      p.deadline_ms = NowMs() + options_.request_timeout_ms;
+      p.rebuild = build;
+      p.retries_left = options_.retries;
+      parts_[rid] = std::move(p);
+      msg.header.set_oldest_pending(parts_.begin()->first);
     }
     msg.header.set_request_id(rid);
     Status st = node_->IsDead(route.server_id)
@@ -291,15 +312,35 @@ void KVClient::TimeoutLoop() {
     }
     const int64_t now = NowMs();
     std::vector<std::pair<uint64_t, int>> late;
+    std::vector<std::pair<uint64_t, Message>> again;  // retries: (request id, message)
     {
       std::lock_guard<std::mutex> lock(mu_);
-      for (const auto& [rid, p] : parts_) {
-        if (now > p.deadline_ms) late.emplace_back(rid, p.server_id);
+      for (auto& [rid, p] : parts_) {
+        if (now <= p.deadline_ms) continue;
+        if (p.rebuild && p.retries_left > 0 && !node_->IsDead(p.server_id)) {
+          --p.retries_left;
+          p.deadline_ms = now + options_.request_timeout_ms;
+          Message m = (*p.rebuild)();
+          m.header.set_request_id(rid);
+          m.header.set_oldest_pending(parts_.begin()->first);
+          again.emplace_back(rid, std::move(m));
+        } else {
+          late.emplace_back(rid, p.server_id);
+        }
       }
+    }
+    for (auto& [rid, m] : again) {
+      const int sid = m.header.receiver();
+      LOG(WARNING) << "no reply from " << ServerName(sid) << " within "
+                   << options_.request_timeout_ms << " ms; sending request " << rid << " again";
+      retries_sent_.fetch_add(1);
+      Status st = SendTo(sid, m);
+      if (!st.ok()) CompletePart(rid, st);
     }
     for (const auto& [rid, sid] : late) {
       CompletePart(rid, DeadlineExceeded("no reply from " + ServerName(sid) + " within " +
-                                         std::to_string(options_.request_timeout_ms) + " ms"));
+                                         std::to_string(options_.request_timeout_ms) + " ms, " +
+                                         std::to_string(options_.retries + 1) + " time(s)"));
     }
   }
 }
@@ -336,7 +377,11 @@ Status KVClient::ControlToAllServers(wire::Command cmd, wire::Control control,
     {
       std::lock_guard<std::mutex> lock(mu_);
       rid = next_request_++;
-      PendingPart p{t, servers[i].id(), {}, 0, NowMs() + options_.request_timeout_ms};
+      PendingPart p;
+      p.group = t;
+      p.server_id = servers[i].id();
+      p.first_pull = 0;
+      p.deadline_ms = NowMs() + options_.request_timeout_ms;
       p.reply_control = &(*replies)[i];
       parts_[rid] = p;
     }

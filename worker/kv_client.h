@@ -26,6 +26,7 @@
 #include <atomic>
 #include <condition_variable>
 #include <cstdint>
+#include <functional>
 #include <map>
 #include <memory>
 #include <mutex>
@@ -59,7 +60,11 @@ struct PushSlice {
 };
 
 struct KVClientOptions {
-  int request_timeout_ms = 60000;  // a server silent this long fails the request
+  // A server silent this long about a data request has it sent again (the same request:
+  // servers apply a push once however often it arrives), up to `retries` times; then the
+  // request fails.
+  int request_timeout_ms = 60000;
+  int retries = 2;
   // Replies on links are read by the thread that waits for them (transport::Van::Pump),
   // not by the node's receive thread.
   bool pump_links = true;
@@ -99,6 +104,8 @@ class KVClient {
   // This worker is done: servers stop waiting for it.
   void FinishClock();
   int64_t clock() const { return clock_.load(); }
+  // Data requests sent again after a timeout, so far.
+  uint64_t retries_sent() const { return retries_sent_.load(); }
 
   // Every server writes its rows to `path`.part-<rank> (see wire SAVE) and the call waits.
   Status Save(const std::string& path);
@@ -120,12 +127,15 @@ class KVClient {
     bool done = false;
   };
   struct PendingPart {  // one server's share of a group, awaiting its reply
-    Ticket group;
-    int server_id;
+    Ticket group = 0;
+    int server_id = -1;
     std::vector<KeyRange> ranges;  // one per slice
-    size_t first_pull;             // ranges[first_pull..] are answered by a PULL_REPLY
-    int64_t deadline_ms;
+    size_t first_pull = 0;         // ranges[first_pull..] are answered by a PULL_REPLY
+    int64_t deadline_ms = 0;
     wire::Control* reply_control = nullptr;  // for STATS / control replies
+    // Data requests: builds the message again, for a retry after a timeout.
+    std::shared_ptr<const std::function<transport::Message()>> rebuild;
+    int retries_left = 0;
   };
   Ticket NewGroup(int parts);
   // Sends a PUSH, PULL or PUSH_PULL of `push` then `pull` slices (one may be empty), one
@@ -157,6 +167,7 @@ class KVClient {
   uint64_t next_group_ = 1;
   uint64_t next_request_ = 1;
   std::map<Ticket, Group> groups_;
+  std::atomic<uint64_t> retries_sent_{0};
   std::map<uint64_t, PendingPart> parts_;  // by request id
   bool pumping_ = false;                   // a thread in Wait() is reading replies (Van::Pump)
   std::thread::id pumper_;                 // which one, while pumping_

@@ -31,6 +31,16 @@ class RawPeer {
     EXPECT_TRUE(node_.van().Send(to, m).ok());
     return WaitReply(rid_);
   }
+  // Sends `m` as request `rid` (with the given oldest pending id) and returns the reply.
+  Message ExchangeAs(int rank, Message m, uint64_t rid, uint64_t oldest_pending) {
+    const int to = node_.table().servers[rank].id();
+    m.header.set_sender(node_.id());
+    m.header.set_receiver(to);
+    m.header.set_request_id(rid);
+    m.header.set_oldest_pending(oldest_pending);
+    EXPECT_TRUE(node_.van().Send(to, m).ok());
+    return WaitReply(rid);
+  }
   Message WaitReply(uint64_t rid) {
     std::unique_lock<std::mutex> lock(mu_);
     EXPECT_TRUE(cv_.wait_for(lock, std::chrono::seconds(10),
@@ -181,6 +191,57 @@ TEST(BadRequestTest, ServerRejectsWithReasonAndKeepsServing) {
   auto r = lc.Wait();
   EXPECT_TRUE(r.status.ok()) << r.status.ToString();
   for (int e : r.server_exits) EXPECT_EQ(e, 0);
+}
+
+// At-least-once delivery, exactly-once effect: a push delivered again (a retry after a
+// timeout, in order or not) is acknowledged but applied once; pushes that are new arrive
+// in any order and are all applied; an id below the sender's oldest pending one is old.
+TEST(BadRequestTest, RepeatedPushIsAppliedOnce) {
+  cluster::LocalCluster lc(ClusterOptions(/*servers=*/1, /*external_workers=*/1));
+  ASSERT_TRUE(lc.Start().ok());
+  RawPeer p(lc.scheduler_endpoint());
+  ASSERT_TRUE(p.Start().ok());
+  Message create;
+  create.header.set_command(wire::CREATE_TABLE);
+  *create.header.mutable_control()->mutable_table() = SgdTable(1, 1);  // SGD, rate 1
+  ASSERT_EQ(p.Exchange(0, std::move(create)).header.command(), wire::ACK);
+  auto push = [&](uint64_t rid, uint64_t oldest) {
+    return p.ExchangeAs(0, DataMsg(wire::PUSH, 1, {7}, {-1}, 1), 1000 + rid, 1000 + oldest)
+        .header.command();
+  };
+  auto value = [&] {
+    Message r = p.Exchange(0, DataMsg(wire::PULL, 1, {7}, {}, 1));
+    r.AlignFrames();
+    return r.values(0)[0];
+  };
+  EXPECT_EQ(push(5, 3), wire::ACK);  // sent while 3 was still pending
+  EXPECT_EQ(push(3, 3), wire::ACK);  // an earlier id, first delivered now: applied
+  EXPECT_EQ(value(), 2.0f);
+  EXPECT_EQ(push(5, 3), wire::ACK);  // a retry of 5: acknowledged, not applied
+  EXPECT_EQ(push(3, 3), wire::ACK);
+  EXPECT_EQ(value(), 2.0f);
+  EXPECT_EQ(push(9, 9), wire::ACK);  // the sender's oldest pending is 9 now
+  EXPECT_EQ(push(4, 9), wire::ACK);  // so 4 is a late copy of something settled
+  EXPECT_EQ(value(), 3.0f);
+  // A PUSH_PULL delivered twice pushes once and is answered both times.
+  for (int i = 0; i < 2; ++i) {
+    Message pp;
+    pp.header.set_command(wire::PUSH_PULL);
+    pp.header.set_num_push_slices(1);  // before the slices: it says which carry values
+    const std::vector<uint64_t> k{7};
+    const std::vector<float> g{-1};
+    pp.AddSlice(1, 1, 1, transport::CopyFrame(k.data(), 8), transport::CopyFrame(g.data(), 4));
+    pp.AddSlice(1, 1, 1, transport::CopyFrame(k.data(), 8));
+    Message r = p.ExchangeAs(0, std::move(pp), 1020, 1020);
+    ASSERT_EQ(r.header.command(), wire::PULL_REPLY);
+    r.AlignFrames();
+    EXPECT_EQ(r.values(0)[0], 4.0f);
+  }
+  EXPECT_TRUE(p.node().Barrier(wire::WORKER).ok());
+  p.node().Finish(false, "");
+  EXPECT_TRUE(p.node().WaitForShutdown().ok());
+  p.node().Stop();
+  EXPECT_TRUE(lc.Wait().status.ok());
 }
 
 }  // namespace

@@ -398,6 +398,30 @@ TEST(ClusterTest, SilentServerTimesOutWithItsName) {
   EXPECT_TRUE(lc.Wait().status.ok());
 }
 
+// A server that stops answering for longer than the request timeout gets the push again
+// (same request id) and, once it runs on, applies it once and answers both copies.
+TEST(ClusterTest, PushSentAgainAfterATimeoutIsAppliedOnce) {
+  cluster::LocalCluster lc(ClusterOptions(1, 1));
+  ASSERT_TRUE(lc.Start().ok());
+  TestWorker w(lc.scheduler_endpoint(), /*request_timeout_ms=*/200, /*local_ipc=*/true,
+               /*retries=*/1000000);
+  ASSERT_TRUE(w.Start().ok());
+  ASSERT_TRUE(w.kv.CreateTable(SgdTable(1, 1)).ok());
+  lc.server(0).Signal(SIGSTOP);
+  WaitStopped(lc.server(0).pid());
+  auto key = std::make_shared<std::vector<uint64_t>>(std::vector<uint64_t>{9});
+  auto grad = std::make_shared<std::vector<float>>(std::vector<float>{-1.0f});
+  const worker::Ticket push = w.kv.Push(1, key, grad, 1);
+  while (w.kv.retries_sent() < 2) std::this_thread::sleep_for(std::chrono::milliseconds(5));
+  lc.server(0).Signal(SIGCONT);
+  EXPECT_TRUE(w.kv.Wait(push).ok());
+  float v = 0;
+  ASSERT_TRUE(w.kv.Wait(w.kv.Pull(1, key, 1, &v)).ok());
+  EXPECT_EQ(v, 1.0f);  // SGD, rate 1: one application of -1
+  EXPECT_TRUE(w.Finish().ok());
+  EXPECT_TRUE(lc.Wait().status.ok());
+}
+
 TEST(ClusterTest, DeadServerFailsPendingRequestsAndEndsTheCluster) {
   cluster::LocalCluster lc(ClusterOptions(2, 1));
   ASSERT_TRUE(lc.Start().ok());

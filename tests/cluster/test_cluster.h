@@ -31,9 +31,15 @@ inline cluster::LocalClusterOptions ClusterOptions(int servers, int external_wor
 // A worker node living in the test process.
 struct TestWorker {
   explicit TestWorker(const std::string& scheduler, int request_timeout_ms = 20000,
-                      bool local_ipc = true)
-      : node(Options(scheduler, local_ipc)), kv(&node, {request_timeout_ms}) {
+                      bool local_ipc = true, int retries = 2)
+      : node(Options(scheduler, local_ipc)), kv(&node, ClientOptions(request_timeout_ms, retries)) {
     kv.Attach();
+  }
+  static worker::KVClientOptions ClientOptions(int request_timeout_ms, int retries) {
+    worker::KVClientOptions o;
+    o.request_timeout_ms = request_timeout_ms;
+    o.retries = retries;
+    return o;
   }
   static cluster::NodeOptions Options(const std::string& scheduler, bool local_ipc = true) {
     cluster::NodeOptions o;
