@@ -87,12 +87,13 @@ Status LocalCluster::Start() {
   so.max_delay = options_.max_delay;
   so.heartbeat_timeout_ms = options_.heartbeat_timeout_ms;
   so.register_timeout_ms = 60000;
+  so.curve_keys = options_.curve_keys;
   scheduler_ = std::make_unique<scheduler::Scheduler>(so);
   SPARROW_ASSIGN_OR_RETURN(endpoint_, scheduler_->Bind());
   scheduler_thread_ = std::thread([this] { scheduler_status_ = scheduler_->Run(); });
 
   auto common = [&](const std::string& role) {
-    return std::vector<std::string>{
+    std::vector<std::string> argv{
         options_.binary,
         role,
         "--scheduler=" + endpoint_,
@@ -100,6 +101,8 @@ Status LocalCluster::Start() {
         "--heartbeat_timeout_ms=" + std::to_string(options_.heartbeat_timeout_ms),
         std::string("--local_ipc=") + (options_.local_ipc ? "true" : "false"),
         "--poll_spin_us=" + std::to_string(options_.poll_spin_us)};
+    if (!options_.curve_keys.empty()) argv.push_back("--curve_keys=" + options_.curve_keys);
+    return argv;
   };
   for (int i = 0; i < options_.servers; ++i) {
     auto argv = common("server");

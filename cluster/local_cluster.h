@@ -48,6 +48,8 @@ struct LocalClusterOptions {
   // With capture_worker_stdout: called with each line a worker prints, as it prints it,
   // on a reader thread (one per worker); the line is also kept in worker_stdout.
   std::function<void(int worker, const std::string& line)> on_worker_line;
+  // Cluster keypair file (transport/curve.h) for the scheduler and every child; "" for none.
+  std::string curve_keys;
 };
 
 struct LocalClusterResult {

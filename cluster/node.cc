@@ -46,6 +46,11 @@ Status Node::SendToScheduler(wire::Command cmd, wire::Control* control, uint64_t
 
 Status Node::Start(Handler handler) {
   handler_ = std::move(handler);
+  if (!options_.curve_keys.empty()) {
+    SPARROW_ASSIGN_OR_RETURN(transport::CurveKeys keys,
+                             transport::ReadCurveKeys(options_.curve_keys));
+    SPARROW_RETURN_IF_ERROR(van_.EnableCurve(keys));
+  }
   SPARROW_ASSIGN_OR_RETURN(std::string endpoint, van_.Bind(options_.bind));
   wire::Control reg;
   if (options_.local_ipc) BindLocal(reg.mutable_node());  // before the receive thread runs
@@ -74,7 +79,10 @@ Status Node::Start(Handler handler) {
   if (!got) {
     return Unavailable("no node table from the scheduler at " + options_.scheduler + " within " +
                        std::to_string(options_.register_timeout_ms) +
-                       " ms (is it running, and expecting this many nodes?)");
+                       " ms (is it running, and expecting this many nodes?" +
+                       (options_.curve_keys.empty()
+                            ? std::string(" Does it expect CURVE keys?)")
+                            : " Does it use the cluster keys " + options_.curve_keys + "?)"));
   }
   lock.unlock();
 
@@ -87,7 +95,7 @@ Status Node::Start(Handler handler) {
   // got a request before the node table would not know whom to answer.
   SPARROW_RETURN_IF_ERROR(Barrier(wire::ROLE_UNSPECIFIED));
   LOG(INFO) << wire::Role_Name(options_.role) << " rank " << rank_ << " is node " << id_ << " at "
-            << endpoint;
+            << endpoint << (van_.curve() ? " (CURVE)" : "");
   return Status::Ok();
 }
 

@@ -40,6 +40,11 @@ struct NodeOptions {
   // Microseconds the receive thread (and a worker's pumping thread) keep polling after a
   // burst of messages before they sleep (transport::Van::SetPollSpin).
   int poll_spin_us = 50;
+  // The cluster keypair file (sparrow keygen): every ZeroMQ connection, the scheduler's
+  // included, is then CURVE-authenticated and peers without the keypair are refused
+  // (transport/curve.h). Empty: no authentication on ZeroMQ. Links always admit only
+  // processes of this uid.
+  std::string curve_keys;
 };
 
 class Node {
@@ -52,7 +57,8 @@ class Node {
 
   // Joins the cluster; `handler` receives every non-control message on the receive thread.
   // Returns after the node table arrived and peers are connected, or the reason it could not
-  // join (scheduler unreachable within register_timeout_ms, rejected registration).
+  // join (scheduler unreachable within register_timeout_ms, which is also how a scheduler
+  // that refuses this node's CURVE keys shows; rejected registration; unusable keys file).
   Status Start(Handler handler);
 
   // Called (on the receive thread) when the scheduler declares nodes dead, or with

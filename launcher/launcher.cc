@@ -17,6 +17,7 @@
 #include "cluster/node.h"
 #include "core/hash.h"
 #include "data/feature_spec.h"
+#include "launcher/cluster_keys.h"
 #include "launcher/evaluation.h"
 #include "model_file/model_file.h"
 
@@ -305,6 +306,7 @@ Status Launcher::RunCluster(bool* died) {
   lo.heartbeat_ms = cfg_.cluster().heartbeat_ms();
   lo.heartbeat_timeout_ms = cfg_.cluster().heartbeat_timeout_ms();
   lo.local_ipc = cfg_.cluster().local_ipc();
+  SPARROW_ASSIGN_OR_RETURN(lo.curve_keys, RunCurveKeys(cfg_.cluster(), dir_.root, true));
   // Each server's request thread and each training thread wants a core of its own; beyond
   // the host's cores they time-share, and a server that gets part of a core slows every
   // worker it serves. Then no thread spins either: its spin would take a core another needs.

@@ -82,6 +82,7 @@ class Launcher {
   void Interrupt(const std::string& why);
 
   const experiment::RunDir& run_dir() const { return dir_; }
+  const config::ExperimentConfig& config() const { return cfg_; }
   const nlohmann::json& metrics() const { return metrics_; }
 
  private:

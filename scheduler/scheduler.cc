@@ -15,6 +15,11 @@ using cluster::NowMs;
 Scheduler::Scheduler(SchedulerOptions options) : options_(std::move(options)) {}
 
 Result<std::string> Scheduler::Bind() {
+  if (!options_.curve_keys.empty()) {
+    SPARROW_ASSIGN_OR_RETURN(transport::CurveKeys keys,
+                             transport::ReadCurveKeys(options_.curve_keys));
+    SPARROW_RETURN_IF_ERROR(van_.EnableCurve(keys));
+  }
   return van_.Bind(options_.bind);
 }
 

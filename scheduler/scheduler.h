@@ -35,6 +35,9 @@ struct SchedulerOptions {
   int max_delay = -1;  // broadcast to every node: 0 BSP, k bounded delay, -1 asynchronous
   int heartbeat_timeout_ms = 10000;
   int register_timeout_ms = 120000;
+  // The cluster keypair file (sparrow keygen): nodes without it are refused (CURVE,
+  // transport/curve.h). Empty: no authentication.
+  std::string curve_keys;
 };
 
 class Scheduler {

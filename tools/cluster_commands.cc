@@ -10,7 +10,7 @@ std::vector<Command> ClusterCommands() {
        "--servers=S --workers=W [--scheduler=HOST:PORT]",
        "coordinate a cluster: registration, key ranges, barriers, heartbeats, shutdown",
        {"scheduler", "bind", "servers", "workers", "max_delay", "heartbeat_timeout_ms",
-        "endpoint_file"},
+        "endpoint_file", "curve_keys", "insecure_cluster"},
        &RunScheduler},
       {"server",
        "--scheduler=HOST:PORT [--bind=HOST:PORT]",
@@ -27,8 +27,13 @@ std::vector<Command> ClusterCommands() {
        "[--servers=S --workers=W --keys=N --value_width=K --optimizer=O --seconds=T]",
        "start a local cluster and measure push/pull throughput and small-pull latency",
        {"servers", "workers", "keys", "value_width", "optimizer", "seconds", "max_delay",
-        "local_ipc", "poll_spin_us"},
+        "local_ipc", "poll_spin_us", "curve_keys"},
        &RunBenchKv},
+      {"keygen",
+       "--out=FILE",
+       "write a new cluster keypair (ZeroMQ CURVE) to FILE, mode 0600, for --curve_keys",
+       {"out"},
+       &RunKeygen},
   };
 }
 

@@ -21,7 +21,39 @@ DEFINE_int32(heartbeat_timeout_ms, 10000,
 DEFINE_int32(request_timeout_ms, 60000,
              "a worker's pull or push fails if its server does not answer within this time");
 
+DEFINE_string(curve_keys, "",
+              "cluster keypair file (sparrow keygen --out=FILE), the same on every node: "
+              "ZeroMQ traffic is then CURVE-authenticated and encrypted, and peers without "
+              "the keypair are refused. Required when the cluster spans hosts");
+DEFINE_bool(insecure_cluster, false,
+            "let a cluster that spans hosts run without --curve_keys: any process that can "
+            "reach a node's port can then join it and push to its model");
+
 namespace sparrow::tools {
+
+bool IsLoopbackAddress(const std::string& address) {
+  std::string host = address;
+  if (const size_t scheme = host.find("://"); scheme != std::string::npos) {
+    host = host.substr(scheme + 3);
+  }
+  if (const size_t colon = host.rfind(':'); colon != std::string::npos) host.resize(colon);
+  return host.rfind("127.", 0) == 0 || host == "localhost" || host == "[::1]" || host == "::1";
+}
+
+Status CheckClusterAuth(const std::string& bind, const std::string& scheduler) {
+  if (!FLAGS_curve_keys.empty() || FLAGS_insecure_cluster) return Status::Ok();
+  for (const std::string* a : {&bind, &scheduler}) {
+    if (!IsLoopbackAddress(*a)) {
+      return FailedPrecondition(
+          *a +
+          " is not a loopback address, so other hosts can reach this cluster: start "
+          "every node with --curve_keys=FILE (made once by `sparrow keygen "
+          "--out=FILE`, copied to each host with mode 0600), or pass "
+          "--insecure_cluster on a network only the cluster uses");
+    }
+  }
+  return Status::Ok();
+}
 
 cluster::NodeOptions NodeOptionsFromFlags(wire::Role role) {
   cluster::NodeOptions o;
@@ -32,6 +64,7 @@ cluster::NodeOptions NodeOptionsFromFlags(wire::Role role) {
   o.poll_spin_us = FLAGS_poll_spin_us;
   o.heartbeat_ms = FLAGS_heartbeat_ms;
   o.scheduler_timeout_ms = FLAGS_heartbeat_timeout_ms;
+  o.curve_keys = FLAGS_curve_keys;
   return o;
 }
 

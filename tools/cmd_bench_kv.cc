@@ -29,15 +29,16 @@ int RunBenchKv(const std::vector<std::string>& /*args*/) {
   lo.max_delay = FLAGS_max_delay;
   lo.local_ipc = FLAGS_local_ipc;
   lo.poll_spin_us = FLAGS_poll_spin_us;
+  lo.curve_keys = FLAGS_curve_keys;
   lo.capture_worker_stdout = true;
   char buf[64];
   std::snprintf(buf, sizeof(buf), "%g", FLAGS_seconds);
   lo.worker_args = {"--task=kv_bench", "--keys=" + std::to_string(FLAGS_keys),
                     "--value_width=" + std::to_string(FLAGS_value_width),
                     "--optimizer=" + FLAGS_optimizer, std::string("--seconds=") + buf};
-  std::printf("bench kv: %d server(s), %d worker(s), %lu keys of width %u, %s\n", lo.servers,
+  std::printf("bench kv: %d server(s), %d worker(s), %lu keys of width %u, %s%s\n", lo.servers,
               lo.workers, static_cast<unsigned long>(FLAGS_keys), FLAGS_value_width,
-              FLAGS_optimizer.c_str());
+              FLAGS_optimizer.c_str(), lo.curve_keys.empty() ? "" : ", CURVE");
   std::fflush(stdout);
   cluster::LocalCluster lc(lo);
   cluster::HandleTerminationSignals([&lc](int) { lc.RequestShutdown("interrupted"); });

@@ -23,8 +23,13 @@ int RunScheduler(const std::vector<std::string>& /*args*/) {
   o.num_workers = FLAGS_workers;
   o.max_delay = FLAGS_max_delay;
   o.heartbeat_timeout_ms = FLAGS_heartbeat_timeout_ms;
+  o.curve_keys = FLAGS_curve_keys;
   if (o.num_servers < 1 || o.num_workers < 1) {
     LOG(ERROR) << "--servers and --workers must be at least 1";
+    return 2;
+  }
+  if (Status auth = CheckClusterAuth(o.bind, FLAGS_scheduler); !auth.ok()) {
+    LOG(ERROR) << auth.message();
     return 2;
   }
   scheduler::Scheduler s(o);

@@ -17,6 +17,10 @@ DEFINE_string(restore_from, "",
 namespace sparrow::tools {
 
 int RunServer(const std::vector<std::string>& /*args*/) {
+  if (Status auth = CheckClusterAuth(FLAGS_bind, FLAGS_scheduler); !auth.ok()) {
+    LOG(ERROR) << auth.message();
+    return 2;
+  }
   cluster::HandleTerminationSignals([](int sig) {
     LOG(WARNING) << "server got signal " << sig << "; leaving";
     _exit(1);

@@ -6,11 +6,14 @@
 #include <cstdio>
 
 #include "cluster/signals.h"
+#include "launcher/cluster_keys.h"
 #include "launcher/launcher.h"
 #include "tools/command.h"
 #include "tools/train_commands.h"
 
-DEFINE_string(out, "", "train: run directory (default: the config's output.dir, else runs/NAME)");
+DEFINE_string(out, "",
+              "train: run directory (default: the config's output.dir, else runs/NAME); "
+              "keygen: the keypair file to write");
 DEFINE_string(stage, "all",
               "train: all = run a local cluster; prepare = only write the run directory, for "
               "an orchestrator to start the processes; finish = merge and evaluate a run "
@@ -24,17 +27,27 @@ namespace sparrow::tools {
 
 namespace {
 
-// What an orchestrator runs, once the run directory exists.
-void PrintProcesses(const launcher::Launcher& l, const std::string& config_path) {
+// What an orchestrator runs, once the run directory exists. `keys`: the cluster keypair
+// every process must be given ("" when the config turned CURVE off).
+void PrintProcesses(const launcher::Launcher& l, const std::string& config_path,
+                    const std::string& keys) {
   const auto& dir = l.run_dir().root;
+  const std::string k = keys.empty() ? "" : " --curve_keys=" + keys;
   std::printf(
       "run directory %s is ready; start, on any machines sharing it:\n"
-      "  sparrow scheduler --scheduler=HOST:PORT --servers=S --workers=W --max_delay=D\n"
-      "  sparrow server --scheduler=HOST:PORT --bind=MYHOST:0             (S times)\n"
-      "  sparrow worker --scheduler=HOST:PORT --bind=MYHOST:0 --task=train --run_dir=%s"
+      "  sparrow scheduler --scheduler=HOST:PORT --servers=S --workers=W --max_delay=D%s\n"
+      "  sparrow server --scheduler=HOST:PORT --bind=MYHOST:0%s             (S times)\n"
+      "  sparrow worker --scheduler=HOST:PORT --bind=MYHOST:0 --task=train --run_dir=%s%s"
       "   (W times)\n"
       "with S, W and D as in %s/config.pbtxt; then: sparrow train %s --stage=finish --out=%s\n",
-      dir.c_str(), dir.c_str(), dir.c_str(), config_path.c_str(), dir.c_str());
+      dir.c_str(), k.c_str(), k.c_str(), dir.c_str(), k.c_str(), dir.c_str(), config_path.c_str(),
+      dir.c_str());
+  if (!keys.empty()) {
+    std::printf(
+        "%s is the cluster's keypair (mode 0600): every process needs it, and one without "
+        "it is refused\n",
+        keys.c_str());
+  }
 }
 
 int Fail(int code, const Status& st) {
@@ -73,7 +86,11 @@ int RunTrain(const std::vector<std::string>& args) {
   Status st = l.Prepare();
   if (!st.ok()) return Fail(2, st);
   if (FLAGS_stage == "prepare") {
-    PrintProcesses(l, o.config_path);
+    // Processes started by hand may be on other hosts: CURVE unless the config says no.
+    Result<std::string> keys =
+        launcher::RunCurveKeys(l.config().cluster(), l.run_dir().root, /*all_local=*/false);
+    if (!keys.ok()) return Fail(2, keys.status());
+    PrintProcesses(l, o.config_path, *keys);
     return 0;
   }
   cluster::HandleTerminationSignals([&l](int sig) {

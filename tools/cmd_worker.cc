@@ -49,6 +49,10 @@ Status RunTask(cluster::Node* node, worker::KVClient* kv) {
 }  // namespace
 
 int RunWorker(const std::vector<std::string>& /*args*/) {
+  if (Status auth = CheckClusterAuth(FLAGS_bind, FLAGS_scheduler); !auth.ok()) {
+    LOG(ERROR) << auth.message();
+    return 2;
+  }
   // Signals are blocked before any thread exists (ZeroMQ starts one with the node), so
   // they arrive here; the node and client are published once they exist.
   static std::atomic<cluster::Node*> live_node{nullptr};

@@ -1,6 +1,7 @@
 #include "transport/link.h"
 
 #include <fcntl.h>
+#include <glog/logging.h>
 #include <poll.h>
 #include <sys/socket.h>
 #include <sys/uio.h>
@@ -34,6 +35,12 @@ constexpr int kSendBuffer = 4 << 20;
 
 std::string Errno(int e) {
   return std::strerror(e);
+}
+
+// The credentials the kernel recorded for the other end of connected Unix socket `fd`.
+bool PeerCredentials(int fd, ucred* cred) {
+  socklen_t len = sizeof(*cred);
+  return getsockopt(fd, SOL_SOCKET, SO_PEERCRED, cred, &len) == 0 && len == sizeof(*cred);
 }
 
 // The abstract-namespace address of `name`; *len receives its length.
@@ -167,6 +174,15 @@ Result<std::unique_ptr<LinkOut>> LinkOut::Connect(const std::string& address) {
     close(fd);
     return Unavailable("cannot connect to " + address + ": " + Errno(e));
   }
+  // Gradients and weights go only to a listener of our own user: a name taken by another
+  // user is not our peer, whatever the node table says.
+  ucred cred{};
+  if (!PeerCredentials(fd, &cred) || cred.uid != geteuid()) {
+    close(fd);
+    return FailedPrecondition("refusing the link " + address + ": its listener (pid " +
+                              std::to_string(cred.pid) + ", uid " + std::to_string(cred.uid) +
+                              ") is not of this process's uid " + std::to_string(geteuid()));
+  }
   fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) | O_NONBLOCK);
   return std::unique_ptr<LinkOut>(new LinkOut(fd, address));
 }
@@ -276,9 +292,26 @@ LinkListener::~LinkListener() {
 }
 
 std::unique_ptr<LinkIn> LinkListener::Accept() {
-  const int fd = accept4(fd_, nullptr, nullptr, SOCK_NONBLOCK | SOCK_CLOEXEC);
-  if (fd < 0) return nullptr;
-  return std::make_unique<LinkIn>(fd);
+  for (;;) {
+    const int fd = accept4(fd_, nullptr, nullptr, SOCK_NONBLOCK | SOCK_CLOEXEC);
+    if (fd < 0) return nullptr;
+    ucred cred{};
+    const bool known = PeerCredentials(fd, &cred);
+    const int e = errno;
+    if (known && cred.uid == geteuid()) return std::make_unique<LinkIn>(fd);
+    // Counted before the peer can see the close; closed before a byte is read, so
+    // nothing a stranger sends reaches a handler.
+    refused_.fetch_add(1, std::memory_order_relaxed);
+    close(fd);
+    if (known) {
+      LOG(WARNING) << "refused a link on " << address_ << " from pid " << cred.pid << " (uid "
+                   << cred.uid << ", gid " << cred.gid << "): only uid " << geteuid()
+                   << " may connect";
+    } else {
+      LOG(WARNING) << "refused a link on " << address_
+                   << ": cannot read its credentials: " << Errno(e);
+    }
+  }
 }
 
 }  // namespace sparrow::transport

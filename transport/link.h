@@ -15,6 +15,12 @@
 // Names live in Linux's abstract namespace ("unix://@NAME"): no file to clean up, and
 // reachable only from the same network namespace (see cluster::HostScope).
 //
+// Who may connect: an abstract socket has no file mode, so any process of the network
+// namespace could connect and push. Both ends therefore check the other's credentials
+// (SO_PEERCRED, which the kernel records at connect() and listen() and the peer cannot
+// forge): a listener accepts only processes of its own effective uid, and a sender talks
+// only to a listener of its own uid (a name squatted by another user is refused).
+//
 // Sending never blocks: the bytes the socket does not take at once wait in the link's
 // queue (the frames themselves, not copies) until Flush() is called when the socket is
 // writable. So two nodes that send to each other from their receive threads cannot
@@ -75,7 +81,8 @@ class LinkIn {
 // Sends on a connected socket. Thread safety: Send, Flush and Drain from any thread.
 class LinkOut {
  public:
-  // Connects to "unix://@NAME". Fails with Unavailable naming the address.
+  // Connects to "unix://@NAME". Fails with Unavailable naming the address, or with
+  // FailedPrecondition when the listener belongs to another uid.
   static Result<std::unique_ptr<LinkOut>> Connect(const std::string& address);
   ~LinkOut();
   LinkOut(const LinkOut&) = delete;
@@ -106,7 +113,8 @@ class LinkOut {
   std::atomic<bool> pending_{false};
 };
 
-// Accepts links. Thread safety: one thread (the Van's receive thread), after Listen.
+// Accepts links. Thread safety: one thread (the Van's receive thread), after Listen;
+// refused() from any thread.
 class LinkListener {
  public:
   // Listens on "unix://@NAME". Fails with Unavailable if the name is taken.
@@ -117,13 +125,18 @@ class LinkListener {
 
   int fd() const { return fd_; }
   const std::string& address() const { return address_; }
-  // The next pending connection, or nullptr when none is waiting.
+  // The next pending connection of a process of this process's effective uid, or nullptr
+  // when none is waiting. Connections of other users (or whose credentials cannot be read)
+  // are closed on the spot, logged with the peer's pid and uid, and counted.
   std::unique_ptr<LinkIn> Accept();
+  // Connections refused so far.
+  uint64_t refused() const { return refused_.load(std::memory_order_relaxed); }
 
  private:
   LinkListener(int fd, std::string address) : fd_(fd), address_(std::move(address)) {}
   const int fd_;
   const std::string address_;
+  std::atomic<uint64_t> refused_{0};
 };
 
 // True for "unix://@NAME" addresses (links), false for ZeroMQ endpoints.

@@ -28,6 +28,22 @@ Van::~Van() {
   if (pump_wake_fd_ >= 0) close(pump_wake_fd_);
 }
 
+Status Van::EnableCurve(const CurveKeys& keys) {
+  if (!endpoint_.empty() || listening_) return FailedPrecondition("EnableCurve after Bind");
+  {
+    std::lock_guard<std::mutex> lock(peers_mu_);
+    if (!peers_.empty()) return FailedPrecondition("EnableCurve after Connect");
+  }
+  if (curve_guard_) return FailedPrecondition("EnableCurve called twice");
+  SPARROW_ASSIGN_OR_RETURN(curve_guard_, CurveGuard::Start(context_, router_, keys));
+  curve_keys_ = keys;
+  return Status::Ok();
+}
+
+uint64_t Van::refused_peers() const {
+  return (curve_guard_ ? curve_guard_->refused() : 0) + (listener_ ? listener_->refused() : 0);
+}
+
 Result<std::string> Van::Bind(const std::string& address) {
   const std::string ep = TcpEndpoint(address);
   try {
@@ -71,6 +87,13 @@ Status Van::Connect(int peer, const std::string& address) {
       p->socket = zmq::socket_t(context_, zmq::socket_type::dealer);
       p->socket.set(zmq::sockopt::sndhwm, 0);
       p->socket.set(zmq::sockopt::linger, 500);
+      if (curve_guard_) {
+        // The peer's ROUTER must prove it holds the cluster's secret key, and we present
+        // the cluster's keypair, which its ZAP handler admits.
+        p->socket.set(zmq::sockopt::curve_serverkey, curve_keys_.public_key);
+        p->socket.set(zmq::sockopt::curve_publickey, curve_keys_.public_key);
+        p->socket.set(zmq::sockopt::curve_secretkey, curve_keys_.secret_key);
+      }
       p->socket.connect(ep);
     } catch (const zmq::error_t& e) {
       return Unavailable("cannot connect to node " + std::to_string(peer) + " at " + ep + ": " +
@@ -336,6 +359,7 @@ void Van::Stop(int linger_ms) {
   }
   inbound_.clear();
   listener_.reset();
+  if (curve_guard_) curve_guard_->Stop();  // its sockets must close before the context
   router_.close();
   context_.close();
 }

@@ -14,6 +14,11 @@
 // that thread reads them itself (Pump). A reply that arrives while the requester computes
 // wakes nobody, and one it waits for wakes it directly.
 //
+// Authentication (EnableCurve, transport/curve.h): with a cluster keypair the ROUTER admits
+// only ZeroMQ peers that hold the cluster's secret key, and every DEALER proves it holds
+// it. Links admit only processes of this process's uid (transport/link.h). Refused peers
+// are logged and counted (refused_peers()); none of their messages reaches the handler.
+//
 // Thread safety: Send() and Connect() may be called from any thread (one mutex per peer,
 // so sends to different peers do not contend). The handler runs on the receive thread,
 // one message at a time; in the caller-pumped mode, messages from links run it on the
@@ -30,6 +35,7 @@
 #include <zmq.hpp>
 
 #include "core/status.h"
+#include "transport/curve.h"
 #include "transport/link.h"
 #include "transport/message.h"
 
@@ -48,6 +54,14 @@ class Van {
   ~Van();  // Stop()s.
   Van(const Van&) = delete;
   Van& operator=(const Van&) = delete;
+
+  // Authenticates every ZeroMQ connection with the cluster keypair `keys` (CURVE, see
+  // transport/curve.h). Call before Bind() and Connect(). Fails if libzmq lacks CURVE.
+  Status EnableCurve(const CurveKeys& keys);
+  bool curve() const { return curve_guard_ != nullptr; }
+  // Peers refused so far: failed CURVE handshakes and links from other users. Any thread,
+  // not concurrently with Stop().
+  uint64_t refused_peers() const;
 
   // Binds the ROUTER socket. `address` is "HOST:PORT" or "tcp://HOST:PORT"; port 0 picks a
   // free port. Returns the bound endpoint ("tcp://127.0.0.1:40123").
@@ -128,6 +142,8 @@ class Van {
   zmq::context_t context_;
   zmq::socket_t router_;
   std::string endpoint_;
+  std::unique_ptr<CurveGuard> curve_guard_;  // set by EnableCurve
+  CurveKeys curve_keys_;                     // what every DEALER presents, when curve()
   Handler handler_;
   RejectHandler reject_;
   std::thread receiver_;
