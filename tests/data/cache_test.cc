@@ -1,5 +1,4 @@
 // The binary cache: round trips, staleness, corruption, shuffled epochs, shards.
-#include "core/crc32c.h"
 #include "data/cache.h"
 
 #include <gtest/gtest.h>
@@ -12,6 +11,7 @@
 #include <set>
 #include <sstream>
 
+#include "core/crc32c.h"
 #include "tests/data/test_util.h"
 
 namespace sparrow::data {
