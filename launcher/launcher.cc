@@ -298,7 +298,7 @@ Status Launcher::Run() {
 }
 
 Status Launcher::RunCluster(bool* died) {
-  cluster::LocalClusterOptions lo;
+  launcher::LocalClusterOptions lo;
   lo.binary = options_.binary;
   lo.servers = cfg_.cluster().servers();
   lo.workers = cfg_.cluster().workers();
@@ -325,7 +325,7 @@ Status Launcher::RunCluster(bool* died) {
   lo.on_worker_line = [this](int w, const std::string& line) { OnWorkerLine(w, line); };
   {
     std::lock_guard<std::mutex> lock(cluster_mu_);
-    cluster_ = std::make_unique<cluster::LocalCluster>(lo);
+    cluster_ = std::make_unique<launcher::LocalCluster>(lo);
   }
   live_ = true;
   if (options_.progress) {
@@ -341,7 +341,7 @@ Status Launcher::RunCluster(bool* died) {
   }
   SPARROW_RETURN_IF_ERROR(cluster_->Start());
   if (interrupted_.load()) cluster_->RequestShutdown("interrupted");
-  cluster::LocalClusterResult r = cluster_->Wait();
+  launcher::LocalClusterResult r = cluster_->Wait();
   // A child ended by a signal died (a crash, the OOM killer, kill -9); one that exited
   // with a status said why itself, and running again would say the same.
   for (int e : r.server_exits) *died = *died || e < 0;
@@ -350,7 +350,7 @@ Status Launcher::RunCluster(bool* died) {
   for (size_t i = 0; i < r.worker_exits.size(); ++i) {
     if (r.worker_exits[i] != 0) {
       return Internal("worker " + std::to_string(i) + " ended with " +
-                      cluster::DescribeExit(r.worker_exits[i]) + " (log: " + dir_.Logs() +
+                      process::DescribeExit(r.worker_exits[i]) + " (log: " + dir_.Logs() +
                       "/worker-" + std::to_string(i) + ".log)");
     }
   }

@@ -33,8 +33,8 @@
 #include <string>
 #include <vector>
 
-#include "cluster/local_cluster.h"
 #include "experiment/experiment.h"
+#include "launcher/local_cluster.h"
 #include "models/metrics.h"
 
 namespace sparrow::launcher {
@@ -105,7 +105,7 @@ class Launcher {
   experiment::RunDir dir_;
   std::string config_text_;
   std::mutex cluster_mu_;  // guards cluster_ against Interrupt() from another thread
-  std::unique_ptr<cluster::LocalCluster> cluster_;
+  std::unique_ptr<launcher::LocalCluster> cluster_;
   std::atomic<bool> interrupted_{false};
   struct Restart {
     int from_epoch;           // epochs the checkpoint it resumed held (0: from the start)

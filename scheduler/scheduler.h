@@ -7,7 +7,7 @@
 // and ends the cluster: when every live worker has finished, or at once when a server
 // dies (its keys are gone) or on RequestShutdown().
 //
-// A process that starts the nodes itself (cluster/local_cluster.h) learns of a death
+// A process that starts the nodes itself (launcher/local_cluster.h) learns of a death
 // before any heartbeat times out: it reports the exit through ProcessExited(), and a node
 // that ended without finishing fails the run at once, with how it ended.
 //

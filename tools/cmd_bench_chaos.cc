@@ -22,7 +22,7 @@
 #include <random>
 #include <thread>
 
-#include "cluster/child_process.h"
+#include "process/child_process.h"
 #include "tools/command.h"
 #include "tools/train_commands.h"
 
@@ -53,7 +53,7 @@ struct Kill {
 };
 
 // Starts `sparrow train config --out=dir` with `sets`, quietly (its output in dir.out).
-Result<cluster::ChildProcess> StartTraining(const std::string& config, const std::string& dir,
+Result<process::ChildProcess> StartTraining(const std::string& config, const std::string& dir,
                                             const std::vector<std::string>& sets) {
   std::vector<std::string> argv = {SelfExecutable(), "train", config, "--out=" + dir};
   for (const auto& s : sets) {
@@ -64,13 +64,13 @@ Result<cluster::ChildProcess> StartTraining(const std::string& config, const std
     argv.push_back("--set");
     argv.push_back(s);
   }
-  cluster::SpawnOptions o;
+  process::SpawnOptions o;
   o.stdout_path = dir + ".out";
   o.stderr_path = dir + ".out";
-  return cluster::ChildProcess::Spawn(argv, o);
+  return process::ChildProcess::Spawn(argv, o);
 }
 
-Trained Finish(cluster::ChildProcess* launcher, const std::string& dir, Clock::time_point t0) {
+Trained Finish(process::ChildProcess* launcher, const std::string& dir, Clock::time_point t0) {
   Trained t;
   t.exit = launcher->Wait(-1).value_or(-999);
   t.wall_s = Since(t0);
@@ -153,11 +153,11 @@ int RunBenchChaos(const std::vector<std::string>& args) {
     const double due = Since(t0);
     // A kill lands on a cluster that trains: after the previous one, wait until the
     // launcher says every worker of the restarted cluster trains again.
-    std::vector<cluster::RunningChild> nodes;
+    std::vector<process::RunningChild> nodes;
     while (launcher->running() && !launcher->Wait(0)) {
       nodes.clear();
       if (Count(chaos_dir + ".out", "training again ") >= kills.size()) {
-        for (const auto& c : cluster::ChildrenOf(launcher->pid())) {
+        for (const auto& c : process::ChildrenOf(launcher->pid())) {
           if (c.command == "server" || c.command == "worker") nodes.push_back(c);
         }
       }

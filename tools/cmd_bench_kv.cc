@@ -7,8 +7,8 @@
 #include <sstream>
 
 #include "bench/kv_bench.h"
-#include "cluster/local_cluster.h"
 #include "cluster/signals.h"
+#include "launcher/local_cluster.h"
 #include "tools/cluster_flags.h"
 #include "tools/cluster_roles.h"
 #include "tools/command.h"
@@ -22,7 +22,7 @@ int RunBenchKv(const std::vector<std::string>& /*args*/) {
     std::fprintf(stderr, "bench kv: %s\n", opts.status().message().c_str());
     return 2;
   }
-  cluster::LocalClusterOptions lo;
+  launcher::LocalClusterOptions lo;
   lo.binary = SelfExecutable();
   lo.servers = FLAGS_servers;
   lo.workers = FLAGS_workers;
@@ -40,14 +40,14 @@ int RunBenchKv(const std::vector<std::string>& /*args*/) {
               lo.workers, static_cast<unsigned long>(FLAGS_keys), FLAGS_value_width,
               FLAGS_optimizer.c_str(), lo.curve_keys.empty() ? "" : ", CURVE");
   std::fflush(stdout);
-  cluster::LocalCluster lc(lo);
+  launcher::LocalCluster lc(lo);
   cluster::HandleTerminationSignals([&lc](int) { lc.RequestShutdown("interrupted"); });
   Status st = lc.Start();
   if (!st.ok()) {
     std::fprintf(stderr, "bench kv: %s\n", st.message().c_str());
     return 1;
   }
-  cluster::LocalClusterResult r = lc.Wait();
+  launcher::LocalClusterResult r = lc.Wait();
   if (!r.status.ok()) {
     std::fprintf(stderr, "bench kv: cluster failed: %s\n", r.status.message().c_str());
     return 1;

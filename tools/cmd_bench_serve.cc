@@ -34,7 +34,7 @@
 #include <zmq.hpp>
 
 #include "bench/http_load.h"
-#include "cluster/child_process.h"
+#include "process/child_process.h"
 #include "proto/serve.pb.h"
 #include "serve/open_files.h"
 #include "serve/serving_model.h"
@@ -312,7 +312,7 @@ int RunBenchServe(const std::vector<std::string>&) {
   }
   char tmpl[] = "/tmp/sparrow_bench_serve.XXXXXX";
   const std::string dir = mkdtemp(tmpl);
-  cluster::SpawnOptions opt;
+  process::SpawnOptions opt;
   opt.capture_stdout = true;
   opt.stderr_path = dir + "/serve.log";
   std::vector<std::string> argv = {"/usr/bin/taskset",
@@ -326,7 +326,7 @@ int RunBenchServe(const std::vector<std::string>&) {
                                    "--threads=1"};
   if (FLAGS_max_queue_ms >= 0)
     argv.push_back("--max_queue_ms=" + std::to_string(FLAGS_max_queue_ms));
-  auto daemon = cluster::ChildProcess::Spawn(argv, opt);
+  auto daemon = process::ChildProcess::Spawn(argv, opt);
   if (!daemon.ok()) return Fail(daemon.status().message());
   std::string line;
   while (line.find('\n') == std::string::npos) {

@@ -90,7 +90,7 @@ void ExpectError(const Message& reply, const std::string& reason,
 }
 
 TEST(BadRequestTest, ServerRejectsWithReasonAndKeepsServing) {
-  cluster::LocalCluster lc(ClusterOptions(/*servers=*/2, /*external_workers=*/1));
+  launcher::LocalCluster lc(ClusterOptions(/*servers=*/2, /*external_workers=*/1));
   ASSERT_TRUE(lc.Start().ok());
   RawPeer p(lc.scheduler_endpoint());
   ASSERT_TRUE(p.Start().ok());
@@ -197,7 +197,7 @@ TEST(BadRequestTest, ServerRejectsWithReasonAndKeepsServing) {
 // timeout, in order or not) is acknowledged but applied once; pushes that are new arrive
 // in any order and are all applied; an id below the sender's oldest pending one is old.
 TEST(BadRequestTest, RepeatedPushIsAppliedOnce) {
-  cluster::LocalCluster lc(ClusterOptions(/*servers=*/1, /*external_workers=*/1));
+  launcher::LocalCluster lc(ClusterOptions(/*servers=*/1, /*external_workers=*/1));
   ASSERT_TRUE(lc.Start().ok());
   RawPeer p(lc.scheduler_endpoint());
   ASSERT_TRUE(p.Start().ok());

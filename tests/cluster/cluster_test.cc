@@ -28,7 +28,7 @@ std::shared_ptr<std::vector<uint64_t>> SpreadKeys(size_t n, uint64_t seed) {
 }
 
 TEST(ClusterTest, TwoServersTwoWorkersPushAndPullExactly) {
-  cluster::LocalCluster lc(ClusterOptions(/*servers=*/2, /*external_workers=*/2));
+  launcher::LocalCluster lc(ClusterOptions(/*servers=*/2, /*external_workers=*/2));
   ASSERT_TRUE(lc.Start().ok());
   const uint32_t width = 3;
   const int rounds = 5;
@@ -85,9 +85,9 @@ TEST(ClusterTest, TwoServersTwoWorkersPushAndPullExactly) {
 // Which socket a worker reaches its server through, as each side's local_ipc says, and
 // that pushes and pulls work over it.
 std::string ServerTransport(bool server_ipc, bool worker_ipc) {
-  cluster::LocalClusterOptions o = ClusterOptions(1, 1);
+  launcher::LocalClusterOptions o = ClusterOptions(1, 1);
   o.local_ipc = server_ipc;
-  cluster::LocalCluster lc(o);
+  launcher::LocalCluster lc(o);
   EXPECT_TRUE(lc.Start().ok());
   TestWorker w(lc.scheduler_endpoint(), 20000, worker_ipc);
   EXPECT_TRUE(w.Start().ok());
@@ -123,7 +123,7 @@ struct LagReport {
 };
 
 LagReport RunClockedSteps(int max_delay, int steps, bool clock_on_push = false) {
-  cluster::LocalCluster lc(ClusterOptions(2, 2, max_delay));
+  launcher::LocalCluster lc(ClusterOptions(2, 2, max_delay));
   EXPECT_TRUE(lc.Start().ok());
   LagReport report;
   auto key = std::make_shared<std::vector<uint64_t>>(std::vector<uint64_t>{12345});
@@ -166,7 +166,7 @@ LagReport RunClockedSteps(int max_delay, int steps, bool clock_on_push = false) 
 // several threads waiting at once, one reads for all and hands over when its own request
 // is done, so every thread's requests complete with the right values.
 TEST(ClusterTest, ThreadsWaitingAtOnceShareTheReadingOfReplies) {
-  cluster::LocalCluster lc(ClusterOptions(/*servers=*/1, /*external_workers=*/1));
+  launcher::LocalCluster lc(ClusterOptions(/*servers=*/1, /*external_workers=*/1));
   ASSERT_TRUE(lc.Start().ok());
   TestWorker w(lc.scheduler_endpoint());
   ASSERT_TRUE(w.Start().ok());
@@ -224,7 +224,7 @@ TEST(ClusterTest, AsynchronousNeverWaits) {
 }
 
 TEST(ClusterTest, ReducingBarrierGivesEveryWorkerTheSameSumsAndMaxima) {
-  cluster::LocalCluster lc(ClusterOptions(/*servers=*/1, /*external_workers=*/3));
+  launcher::LocalCluster lc(ClusterOptions(/*servers=*/1, /*external_workers=*/3));
   ASSERT_TRUE(lc.Start().ok());
   std::vector<std::vector<double>> sums(3), maxima(3);
   std::vector<Status> mismatch(3);
@@ -270,7 +270,7 @@ void WaitStopped(pid_t pid) {
 }
 
 // One real kv_bench worker process and one in-process worker under BSP.
-cluster::LocalClusterOptions OneProcessWorker(int heartbeat_timeout_ms) {
+launcher::LocalClusterOptions OneProcessWorker(int heartbeat_timeout_ms) {
   auto o = ClusterOptions(1, 1, /*max_delay=*/0);
   o.heartbeat_timeout_ms = heartbeat_timeout_ms;
   o.workers = 1;
@@ -294,7 +294,7 @@ Status ThreeSteps(TestWorker* w) {
 
 TEST(ClusterTest, SilentWorkerIsDeclaredDeadAndTheRestGoOn) {
   // A stopped process is alive to the kernel: only its silence tells.
-  cluster::LocalCluster lc(OneProcessWorker(/*heartbeat_timeout_ms=*/3000));
+  launcher::LocalCluster lc(OneProcessWorker(/*heartbeat_timeout_ms=*/3000));
   ASSERT_TRUE(lc.Start().ok());
   TestWorker w(lc.scheduler_endpoint());
   ASSERT_TRUE(w.Start().ok());
@@ -314,7 +314,7 @@ TEST(ClusterTest, SilentWorkerIsDeclaredDeadAndTheRestGoOn) {
 
 TEST(ClusterTest, KilledWorkerEndsTheRunAtOnceSayingHow) {
   // Ten minutes of heartbeat timeout: only the exit itself can end this run in time.
-  cluster::LocalCluster lc(OneProcessWorker(/*heartbeat_timeout_ms=*/600000));
+  launcher::LocalCluster lc(OneProcessWorker(/*heartbeat_timeout_ms=*/600000));
   ASSERT_TRUE(lc.Start().ok());
   TestWorker w(lc.scheduler_endpoint());
   ASSERT_TRUE(w.Start().ok());
@@ -335,11 +335,11 @@ TEST(ClusterTest, KilledWorkerEndsTheRunAtOnceSayingHow) {
 }
 
 TEST(ClusterTest, CrashedWorkerLeavesAStackTraceTheRunNames) {
-  cluster::LocalClusterOptions o = OneProcessWorker(/*heartbeat_timeout_ms=*/600000);
+  launcher::LocalClusterOptions o = OneProcessWorker(/*heartbeat_timeout_ms=*/600000);
   const std::string logs = ::testing::TempDir() + "/crash-logs-" + std::to_string(getpid());
   std::filesystem::create_directories(logs);
   o.log_dir = logs;
-  cluster::LocalCluster lc(o);
+  launcher::LocalCluster lc(o);
   ASSERT_TRUE(lc.Start().ok());
   TestWorker w(lc.scheduler_endpoint());
   ASSERT_TRUE(w.Start().ok());
@@ -361,7 +361,7 @@ TEST(ClusterTest, CrashedWorkerLeavesAStackTraceTheRunNames) {
 
 TEST(ClusterTest, TerminatedWorkerSaysWhyAndTheRestGoOnAtOnce) {
   // A minute-long heartbeat timeout: the point is that nobody waits for it.
-  cluster::LocalCluster lc(OneProcessWorker(/*heartbeat_timeout_ms=*/60000));
+  launcher::LocalCluster lc(OneProcessWorker(/*heartbeat_timeout_ms=*/60000));
   ASSERT_TRUE(lc.Start().ok());
   TestWorker w(lc.scheduler_endpoint());
   ASSERT_TRUE(w.Start().ok());
@@ -379,7 +379,7 @@ TEST(ClusterTest, TerminatedWorkerSaysWhyAndTheRestGoOnAtOnce) {
 }
 
 TEST(ClusterTest, SilentServerTimesOutWithItsName) {
-  cluster::LocalCluster lc(ClusterOptions(1, 1));
+  launcher::LocalCluster lc(ClusterOptions(1, 1));
   ASSERT_TRUE(lc.Start().ok());
   TestWorker w(lc.scheduler_endpoint(), /*request_timeout_ms=*/500);
   ASSERT_TRUE(w.Start().ok());
@@ -401,7 +401,7 @@ TEST(ClusterTest, SilentServerTimesOutWithItsName) {
 // A server that stops answering for longer than the request timeout gets the push again
 // (same request id) and, once it runs on, applies it once and answers both copies.
 TEST(ClusterTest, PushSentAgainAfterATimeoutIsAppliedOnce) {
-  cluster::LocalCluster lc(ClusterOptions(1, 1));
+  launcher::LocalCluster lc(ClusterOptions(1, 1));
   ASSERT_TRUE(lc.Start().ok());
   TestWorker w(lc.scheduler_endpoint(), /*request_timeout_ms=*/200, /*local_ipc=*/true,
                /*retries=*/1000000);
@@ -423,7 +423,7 @@ TEST(ClusterTest, PushSentAgainAfterATimeoutIsAppliedOnce) {
 }
 
 TEST(ClusterTest, DeadServerFailsPendingRequestsAndEndsTheCluster) {
-  cluster::LocalCluster lc(ClusterOptions(2, 1));
+  launcher::LocalCluster lc(ClusterOptions(2, 1));
   ASSERT_TRUE(lc.Start().ok());
   TestWorker w(lc.scheduler_endpoint());
   ASSERT_TRUE(w.Start().ok());

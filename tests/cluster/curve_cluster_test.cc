@@ -26,10 +26,10 @@ std::string KeysFile(const std::string& name) {
 
 TEST(CurveClusterTest, ANodeWithAnotherClustersKeysIsRefusedAndTheRunGoesOn) {
   const std::string ours = KeysFile("ours.keys"), theirs = KeysFile("theirs.keys");
-  cluster::LocalClusterOptions o = ClusterOptions(/*servers=*/1, /*external_workers=*/1);
+  launcher::LocalClusterOptions o = ClusterOptions(/*servers=*/1, /*external_workers=*/1);
   o.local_ipc = false;  // server and worker over TCP, so over CURVE
   o.curve_keys = ours;
-  cluster::LocalCluster lc(o);
+  launcher::LocalCluster lc(o);
   ASSERT_TRUE(lc.Start().ok());
 
   // The intruder would take the one worker slot if the scheduler let it register.

@@ -9,15 +9,15 @@
 #include <memory>
 #include <string>
 
-#include "cluster/local_cluster.h"
 #include "cluster/node.h"
+#include "launcher/local_cluster.h"
 #include "worker/kv_client.h"
 
 namespace sparrow::testing {
 
-inline cluster::LocalClusterOptions ClusterOptions(int servers, int external_workers,
-                                                   int max_delay = -1) {
-  cluster::LocalClusterOptions o;
+inline launcher::LocalClusterOptions ClusterOptions(int servers, int external_workers,
+                                                    int max_delay = -1) {
+  launcher::LocalClusterOptions o;
   o.binary = SPARROW_BINARY;
   o.servers = servers;
   o.workers = 0;

@@ -31,10 +31,10 @@ const std::string& TempDir() {
 int RunSparrow(const std::vector<std::string>& args, const std::string& log) {
   std::vector<std::string> argv = {SPARROW_BINARY};
   argv.insert(argv.end(), args.begin(), args.end());
-  cluster::SpawnOptions opt;
+  process::SpawnOptions opt;
   opt.stdout_path = log;
   opt.stderr_path = log;
-  auto p = cluster::ChildProcess::Spawn(argv, opt);
+  auto p = process::ChildProcess::Spawn(argv, opt);
   if (!p.ok()) return -1000;
   return p->Wait(-1).value_or(-1000);
 }
@@ -122,10 +122,10 @@ ServeProcess::ServeProcess(const std::string& model, const std::vector<std::stri
   std::vector<std::string> argv = {SPARROW_BINARY, "serve", "--model=" + model,
                                    "--http=127.0.0.1:0", "--binary=tcp://127.0.0.1:*"};
   argv.insert(argv.end(), args.begin(), args.end());
-  cluster::SpawnOptions opt;
+  process::SpawnOptions opt;
   opt.capture_stdout = true;
   opt.stderr_path = log_;
-  auto p = cluster::ChildProcess::Spawn(argv, opt);
+  auto p = process::ChildProcess::Spawn(argv, opt);
   if (!p.ok()) {
     ADD_FAILURE() << "spawn: " << p.status().message();
     return;

@@ -7,7 +7,7 @@
 #include <string>
 #include <vector>
 
-#include "cluster/child_process.h"
+#include "process/child_process.h"
 
 namespace sparrow::serve::testing {
 
@@ -47,12 +47,12 @@ class ServeProcess {
   std::string url(const std::string& path) const;
   const std::string& binary() const { return binary_; }
   int port() const { return port_; }
-  cluster::ChildProcess& process() { return proc_; }
+  process::ChildProcess& process() { return proc_; }
   const std::string& log() const { return log_; }
   std::string LogText() const;
 
  private:
-  cluster::ChildProcess proc_;
+  process::ChildProcess proc_;
   int port_ = 0;
   std::string binary_;
   std::string log_;

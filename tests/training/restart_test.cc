@@ -31,7 +31,7 @@ std::string Slurp(const std::string& path) {
 
 // The pid of `parent`'s child process running `sparrow <role>` (-1 if none).
 pid_t ChildWithRole(pid_t parent, const std::string& role) {
-  for (const auto& c : cluster::ChildrenOf(parent)) {
+  for (const auto& c : process::ChildrenOf(parent)) {
     if (c.command == role) return c.pid;
   }
   return -1;
@@ -48,7 +48,7 @@ bool NamesPid(const std::string& text, pid_t pid) {
 }
 
 // Waits until `path` exists or the launcher ends; true if it exists.
-bool AwaitFile(cluster::ChildProcess* launcher, const std::string& path) {
+bool AwaitFile(process::ChildProcess* launcher, const std::string& path) {
   while (!fs::exists(path)) {
     if (launcher->Wait(0)) return false;
     std::this_thread::sleep_for(std::chrono::milliseconds(1));
@@ -74,12 +74,12 @@ TEST(RestartTest, KilledServerAndWorkerCostARestartNotTheRun) {
   const std::string run = dir + "/chaos";
   std::vector<std::string> argv = {SPARROW_BINARY};
   for (const auto& a : args(run)) argv.push_back(a);
-  cluster::SpawnOptions so;
+  process::SpawnOptions so;
   so.stdout_path = dir + "/chaos.out";
   so.stderr_path = dir + "/chaos.err";
   const fs::path cwd = fs::current_path();
   fs::current_path(SPARROW_SOURCE_DIR);
-  auto launcher = cluster::ChildProcess::Spawn(argv, so);
+  auto launcher = process::ChildProcess::Spawn(argv, so);
   fs::current_path(cwd);
   ASSERT_TRUE(launcher.ok());
   auto log = [&] { return Slurp(dir + "/chaos.out") + Slurp(dir + "/chaos.err"); };

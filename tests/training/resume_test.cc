@@ -52,12 +52,12 @@ TEST(ResumeTest, KilledLauncherResumesToTheSameModelPastACorruptCheckpoint) {
   const std::string cut = dir + "/cut";
   std::vector<std::string> argv = {SPARROW_BINARY};
   for (const auto& a : train(cut, {})) argv.push_back(a);
-  cluster::SpawnOptions so;
+  process::SpawnOptions so;
   so.stdout_path = dir + "/cut.out";
   so.stderr_path = dir + "/cut.err";
   const fs::path cwd = fs::current_path();
   fs::current_path(SPARROW_SOURCE_DIR);
-  auto launcher = cluster::ChildProcess::Spawn(argv, so);
+  auto launcher = process::ChildProcess::Spawn(argv, so);
   fs::current_path(cwd);
   ASSERT_TRUE(launcher.ok());
   const std::string third = checkpoint::EpochDir(cut, 3) + "/MANIFEST";

@@ -11,7 +11,7 @@
 #include <string>
 #include <vector>
 
-#include "cluster/child_process.h"
+#include "process/child_process.h"
 
 namespace sparrow::testing {
 
@@ -33,10 +33,10 @@ inline Outcome Sparrow(const std::vector<std::string>& args, int timeout_ms = 30
   argv.insert(argv.end(), args.begin(), args.end());
   const fs::path cwd = fs::current_path();
   fs::current_path(SPARROW_SOURCE_DIR);
-  cluster::SpawnOptions o;
+  process::SpawnOptions o;
   o.capture_stdout = true;
   o.stderr_path = err_path;
-  auto child = cluster::ChildProcess::Spawn(argv, o);
+  auto child = process::ChildProcess::Spawn(argv, o);
   fs::current_path(cwd);
   Outcome r;
   if (!child.ok()) return r;

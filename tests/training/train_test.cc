@@ -13,8 +13,8 @@
 #include <sstream>
 #include <thread>
 
-#include "cluster/child_process.h"
 #include "model_file/model_file.h"
+#include "process/child_process.h"
 #include "proto/data.pb.h"
 #include "tests/shared_data.h"
 #include "tests/training/run_sparrow.h"
@@ -171,14 +171,14 @@ TEST_F(SyntheticTest, OrchestratedRunGivesTheLaunchersModel) {
 
   auto spawn = [&](std::vector<std::string> args, const std::string& log) {
     args.insert(args.begin(), SPARROW_BINARY);
-    cluster::SpawnOptions o;
+    process::SpawnOptions o;
     o.stderr_path = b + "/" + log;
-    auto c = cluster::ChildProcess::Spawn(args, o);
+    auto c = process::ChildProcess::Spawn(args, o);
     EXPECT_TRUE(c.ok());
     return std::move(c).value();
   };
   // The kernel picks the scheduler's port; the scheduler says which in a file.
-  std::vector<cluster::ChildProcess> nodes;
+  std::vector<process::ChildProcess> nodes;
   nodes.push_back(spawn({"scheduler", "--scheduler=127.0.0.1:0", "--endpoint_file=" + b + "/ep",
                          "--servers=1", "--workers=1", "--max_delay=0"},
                         "scheduler.log"));
@@ -250,10 +250,10 @@ TEST_F(SyntheticTest, CtrlCStopsEveryProcess) {
   const std::string out = *dir_ + "/interrupted";
   std::vector<std::string> argv = {SPARROW_BINARY, "train", *dir_ + "/synth.conf",
                                    "--out=" + out, "--set", "train.epochs=100000"};
-  cluster::SpawnOptions o;
+  process::SpawnOptions o;
   o.capture_stdout = true;
   o.stderr_path = *dir_ + "/interrupted.err";
-  auto child = cluster::ChildProcess::Spawn(argv, o);
+  auto child = process::ChildProcess::Spawn(argv, o);
   ASSERT_TRUE(child.ok());
   // Wait until training is under way (the first epoch line), then interrupt.
   std::string seen;

@@ -1,4 +1,4 @@
-#include "cluster/local_cluster.h"
+#include "launcher/local_cluster.h"
 
 #include <glog/logging.h>
 #include <signal.h>
@@ -10,7 +10,7 @@
 
 #include "scheduler/scheduler.h"
 
-namespace sparrow::cluster {
+namespace sparrow::launcher {
 
 namespace {
 
@@ -55,8 +55,9 @@ void LocalCluster::OnChildExit(pid_t pid, int status) {
       std::chrono::duration<double>(std::chrono::steady_clock::now() - s.at).count();
   char after[32];
   std::snprintf(after, sizeof(after), " after %.1f s", secs);
-  std::string how =
-      (status >= 0 ? "exited with status " + std::to_string(status) : DescribeExit(status)) + after;
+  std::string how = (status >= 0 ? "exited with status " + std::to_string(status)
+                                 : process::DescribeExit(status)) +
+                    after;
   if (!s.log_path.empty()) {
     const std::string words = LastWords(s.log_path);
     how += "; its log " + s.log_path + (words.empty() ? " is empty" : " ends: " + words);
@@ -107,10 +108,10 @@ Status LocalCluster::Start() {
   for (int i = 0; i < options_.servers; ++i) {
     auto argv = common("server");
     argv.insert(argv.end(), options_.server_args.begin(), options_.server_args.end());
-    SpawnOptions so2;
+    process::SpawnOptions so2;
     if (!options_.log_dir.empty())
       so2.stderr_path = options_.log_dir + "/server-" + std::to_string(i) + ".log";
-    SPARROW_ASSIGN_OR_RETURN(ChildProcess c, ChildProcess::Spawn(argv, so2));
+    SPARROW_ASSIGN_OR_RETURN(process::ChildProcess c, process::ChildProcess::Spawn(argv, so2));
     started_[c.pid()] = {"server process " + std::to_string(i), so2.stderr_path,
                          std::chrono::steady_clock::now()};
     servers_.push_back(std::move(c));
@@ -119,11 +120,11 @@ Status LocalCluster::Start() {
   for (int i = 0; i < options_.workers; ++i) {
     auto argv = common("worker");
     argv.insert(argv.end(), options_.worker_args.begin(), options_.worker_args.end());
-    SpawnOptions so2;
+    process::SpawnOptions so2;
     so2.capture_stdout = options_.capture_worker_stdout;
     if (!options_.log_dir.empty())
       so2.stderr_path = options_.log_dir + "/worker-" + std::to_string(i) + ".log";
-    SPARROW_ASSIGN_OR_RETURN(ChildProcess c, ChildProcess::Spawn(argv, so2));
+    SPARROW_ASSIGN_OR_RETURN(process::ChildProcess c, process::ChildProcess::Spawn(argv, so2));
     started_[c.pid()] = {"worker process " + std::to_string(i), so2.stderr_path,
                          std::chrono::steady_clock::now()};
     workers_.push_back(std::move(c));
@@ -169,7 +170,7 @@ LocalClusterResult LocalCluster::Wait() {
     }
   }
   // After SHUTDOWN a node needs a moment to leave; past that, it is stuck: end it.
-  auto reap = [](std::vector<ChildProcess>& v, std::vector<int>* exits) {
+  auto reap = [](std::vector<process::ChildProcess>& v, std::vector<int>* exits) {
     for (auto& c : v) {
       auto e = c.Wait(10000);
       if (!e) {
@@ -189,4 +190,4 @@ LocalClusterResult LocalCluster::Wait() {
   return r;
 }
 
-}  // namespace sparrow::cluster
+}  // namespace sparrow::launcher

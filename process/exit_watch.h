@@ -18,7 +18,7 @@
 
 #include "core/status.h"
 
-namespace sparrow::cluster {
+namespace sparrow::process {
 
 class ExitWatch {
  public:
@@ -47,4 +47,4 @@ class ExitWatch {
   std::thread thread_;
 };
 
-}  // namespace sparrow::cluster
+}  // namespace sparrow::process

@@ -4,7 +4,7 @@
 //
 // Every child dies with this process (PR_SET_PDEATHSIG); Stop() or the destructor ends
 // any still running. A child that dies while the cluster runs is reported to the
-// scheduler the moment it ends (cluster/exit_watch.h), with how it ended, how long after
+// scheduler the moment it ends (process/exit_watch.h), with how it ended, how long after
 // its start, and the end of its log, and the run fails then instead of after a heartbeat
 // timeout.
 //
@@ -20,15 +20,15 @@
 #include <thread>
 #include <vector>
 
-#include "cluster/child_process.h"
-#include "cluster/exit_watch.h"
 #include "core/status.h"
+#include "process/child_process.h"
+#include "process/exit_watch.h"
 
 namespace sparrow::scheduler {
 class Scheduler;
 }
 
-namespace sparrow::cluster {
+namespace sparrow::launcher {
 
 struct LocalClusterOptions {
   std::string binary;  // path of `sparrow`
@@ -73,8 +73,8 @@ class LocalCluster {
   void RequestShutdown(const std::string& reason);
 
   const std::string& scheduler_endpoint() const { return endpoint_; }
-  ChildProcess& worker(int i) { return workers_[i]; }
-  ChildProcess& server(int i) { return servers_[i]; }
+  process::ChildProcess& worker(int i) { return workers_[i]; }
+  process::ChildProcess& server(int i) { return servers_[i]; }
 
  private:
   LocalClusterOptions options_;
@@ -97,10 +97,10 @@ class LocalCluster {
     std::string what;  // "worker process 1 (pid P) killed by ..."
   };
   std::vector<Death> deaths_;  // children ended by a signal, in order
-  std::vector<ChildProcess> servers_, workers_;
-  ExitWatch exit_watch_;
+  std::vector<process::ChildProcess> servers_, workers_;
+  process::ExitWatch exit_watch_;
   std::vector<std::thread> readers_;
   std::vector<std::string> worker_stdout_;
 };
 
-}  // namespace sparrow::cluster
+}  // namespace sparrow::launcher

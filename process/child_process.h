@@ -14,7 +14,7 @@
 
 #include "core/status.h"
 
-namespace sparrow::cluster {
+namespace sparrow::process {
 
 struct SpawnOptions {
   bool capture_stdout = false;  // read it through stdout_fd()
@@ -68,4 +68,4 @@ struct RunningChild {
 // The children of `parent` that its main thread started, from /proc (empty if it is gone).
 std::vector<RunningChild> ChildrenOf(pid_t parent);
 
-}  // namespace sparrow::cluster
+}  // namespace sparrow::process

@@ -1,4 +1,4 @@
-#include "cluster/child_process.h"
+#include "process/child_process.h"
 
 #include <fcntl.h>
 #include <sched.h>
@@ -16,7 +16,7 @@
 #include <sstream>
 #include <thread>
 
-namespace sparrow::cluster {
+namespace sparrow::process {
 
 ChildProcess::ChildProcess(ChildProcess&& o) noexcept {
   *this = std::move(o);
@@ -214,4 +214,4 @@ std::vector<RunningChild> ChildrenOf(pid_t parent) {
   return out;
 }
 
-}  // namespace sparrow::cluster
+}  // namespace sparrow::process

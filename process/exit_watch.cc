@@ -1,4 +1,4 @@
-#include "cluster/exit_watch.h"
+#include "process/exit_watch.h"
 
 #include <poll.h>
 #include <sys/eventfd.h>
@@ -9,7 +9,7 @@
 #include <cerrno>
 #include <cstring>
 
-namespace sparrow::cluster {
+namespace sparrow::process {
 
 Status ExitWatch::Start(const std::vector<pid_t>& pids, OnExit on_exit) {
   Stop();
@@ -84,4 +84,4 @@ void ExitWatch::Loop() {
   }
 }
 
-}  // namespace sparrow::cluster
+}  // namespace sparrow::process
