@@ -67,6 +67,7 @@ Status Node::Start(Handler handler) {
   reg.mutable_node()->set_role(options_.role);
   reg.mutable_node()->set_address(endpoint);
   reg.mutable_node()->set_pid(getpid());
+  if (options_.rank_hint >= 0) reg.mutable_node()->set_rank_hint(options_.rank_hint + 1);
   char host[256] = {0};
   gethostname(host, sizeof(host) - 1);
   reg.mutable_node()->set_hostname(host);

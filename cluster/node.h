@@ -45,6 +45,9 @@ struct NodeOptions {
   // (transport/curve.h). Empty: no authentication on ZeroMQ. Links always admit only
   // processes of this uid.
   std::string curve_keys;
+  // The rank to ask for among nodes of this role (e.g. the orchestrator's task index, or
+  // the launcher's spawn index, so logs named by it match the rank); -1: any.
+  int rank_hint = -1;
 };
 
 class Node {

@@ -107,6 +107,7 @@ Status LocalCluster::Start() {
   };
   for (int i = 0; i < options_.servers; ++i) {
     auto argv = common("server");
+    argv.push_back("--rank=" + std::to_string(i));  // so server-<i>.log is rank i's
     argv.insert(argv.end(), options_.server_args.begin(), options_.server_args.end());
     process::SpawnOptions so2;
     if (!options_.log_dir.empty())
@@ -119,6 +120,7 @@ Status LocalCluster::Start() {
   worker_stdout_.resize(options_.workers);
   for (int i = 0; i < options_.workers; ++i) {
     auto argv = common("worker");
+    argv.push_back("--rank=" + std::to_string(i));  // so worker-<i>.log is rank i's
     argv.insert(argv.end(), options_.worker_args.begin(), options_.worker_args.end());
     process::SpawnOptions so2;
     so2.capture_stdout = options_.capture_worker_stdout;

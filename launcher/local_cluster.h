@@ -43,7 +43,8 @@ struct LocalClusterOptions {
   int poll_spin_us = 50;                 // NodeOptions::poll_spin_us of servers and workers
   std::vector<std::string> server_args;  // extra flags for every server
   std::vector<std::string> worker_args;  // extra flags for every worker
-  std::string log_dir;  // children's stderr go to LOG_DIR/<role>-<i>.log; "" inherits
+  std::string log_dir;  // children's stderr go to LOG_DIR/<role>-<i>.log, the i-th being
+                        // rank i (it asks for it with --rank); "" inherits
   bool capture_worker_stdout = false;
   // With capture_worker_stdout: called with each line a worker prints, as it prints it,
   // on a reader thread (one per worker); the line is also kept in worker_stdout.

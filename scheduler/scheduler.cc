@@ -120,7 +120,15 @@ void Scheduler::OnRegister(const wire::Header& h) {
 
 void Scheduler::AssignAndBroadcast() {
   int next_id = 1, server_rank = 0, worker_rank = 0;
-  // Servers first, then workers, each in order of registration.
+  // Servers first, then workers: those that asked for a rank in its order, then the rest
+  // in order of registration.
+  std::stable_sort(pending_.begin(), pending_.end(),
+                   [](const wire::NodeInfo& a, const wire::NodeInfo& b) {
+                     auto key = [](const wire::NodeInfo& n) {
+                       return n.rank_hint() > 0 ? n.rank_hint() : INT32_MAX;
+                     };
+                     return key(a) < key(b);
+                   });
   for (wire::Role role : {wire::SERVER, wire::WORKER}) {
     for (auto& n : pending_) {
       if (n.role() != role) continue;

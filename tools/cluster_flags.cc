@@ -10,6 +10,9 @@ DEFINE_bool(local_ipc, true,
 DEFINE_int32(poll_spin_us, 50,
              "microseconds a node keeps polling after a burst of messages before it sleeps "
              "(saves a wake-up per message when the next one is close; 0: off)");
+DEFINE_int32(rank, -1,
+             "server, worker: the rank to ask for among nodes of the role (an orchestrator's "
+             "task index); -1: ranks follow the order of registration");
 DEFINE_int32(servers, 1, "number of servers in the cluster");
 DEFINE_int32(workers, 1, "number of workers in the cluster");
 DEFINE_int32(max_delay, -1,
@@ -65,6 +68,7 @@ cluster::NodeOptions NodeOptionsFromFlags(wire::Role role) {
   o.heartbeat_ms = FLAGS_heartbeat_ms;
   o.scheduler_timeout_ms = FLAGS_heartbeat_timeout_ms;
   o.curve_keys = FLAGS_curve_keys;
+  o.rank_hint = FLAGS_rank;
   return o;
 }
 

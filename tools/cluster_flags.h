@@ -8,6 +8,7 @@
 
 DECLARE_string(scheduler);
 DECLARE_string(bind);
+DECLARE_int32(rank);
 DECLARE_bool(local_ipc);
 DECLARE_int32(poll_spin_us);
 DECLARE_int32(servers);
@@ -35,6 +36,6 @@ bool IsLoopbackAddress(const std::string& address);
 // The flag names above, for Command::flags.
 #define SPARROW_NODE_FLAGS                                                                  \
   "scheduler", "bind", "local_ipc", "poll_spin_us", "heartbeat_ms", "heartbeat_timeout_ms", \
-      "curve_keys", "insecure_cluster"
+      "curve_keys", "insecure_cluster", "rank"
 
 }  // namespace sparrow::tools
