@@ -13,7 +13,8 @@
 
 DEFINE_string(out, "",
               "train: run directory (default: the config's output.dir, else runs/NAME); "
-              "keygen: the keypair file to write");
+              "keygen: the keypair file to write; bench chaos: where its two runs go (default: "
+              "a temporary directory, removed at the end)");
 DEFINE_string(stage, "all",
               "train: all = run a local cluster; prepare = only write the run directory, for "
               "an orchestrator to start the processes; finish = merge and evaluate a run "

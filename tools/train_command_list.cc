@@ -6,7 +6,7 @@ namespace sparrow::tools {
 std::vector<Command> TrainCommands() {
   return {
       {"train",
-       "CONFIG [--out=DIR] [--set field=value ...] [--stage=all|prepare|finish]",
+       "CONFIG [--out=DIR] [--set field=value ...] [--stage=all|prepare|finish] [--resume]",
        "train a model on a local cluster (or prepare/finish a run an orchestrator places); "
        "writes model.bin, metrics.json, report.html",
        {"out", "stage", "resume"},
