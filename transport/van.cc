@@ -87,6 +87,11 @@ Status Van::Connect(int peer, const std::string& address) {
       p->socket = zmq::socket_t(context_, zmq::socket_type::dealer);
       p->socket.set(zmq::sockopt::sndhwm, 0);
       p->socket.set(zmq::sockopt::linger, 500);
+      // With no high-water mark a send only waits when the socket has no pipe to queue on:
+      // after a refused handshake (a peer with other CURVE keys, or none) until ZeroMQ
+      // reconnects, which after some failures it never does. Give up then, with an error,
+      // instead of blocking the sending thread forever.
+      p->socket.set(zmq::sockopt::sndtimeo, kSendTimeoutMs);
       if (curve_guard_) {
         // The peer's ROUTER must prove it holds the cluster's secret key, and we present
         // the cluster's keypair, which its ZAP handler admits.
@@ -138,7 +143,12 @@ Status Van::Send(int peer, Message& msg) {
   if (!p->socket) return Unavailable("connection to node " + std::to_string(peer) + " closed");
   try {
     const size_t n = msg.frames.size();
-    p->socket.send(head, n ? zmq::send_flags::sndmore : zmq::send_flags::none);
+    // Only the first frame can time out: once it is queued, the rest join it on its pipe.
+    if (!p->socket.send(head, n ? zmq::send_flags::sndmore : zmq::send_flags::none)) {
+      return Unavailable("send to node " + std::to_string(peer) + " at " + p->address +
+                         " timed out: no connection after " + std::to_string(kSendTimeoutMs) +
+                         " ms (refused, or unreachable)");
+    }
     for (size_t i = 0; i < n; ++i) {
       p->socket.send(msg.frames[i], i + 1 < n ? zmq::send_flags::sndmore : zmq::send_flags::none);
     }

@@ -43,6 +43,10 @@ namespace sparrow::transport {
 
 class Van {
  public:
+  // How long Send() waits for a ZeroMQ connection to queue on (see Van::Connect) before it
+  // fails with Unavailable.
+  static constexpr int kSendTimeoutMs = 5000;
+
   // Receives each well-formed message (header decoded, version checked). Data frames are
   // not yet validated: that depends on the receiver's key range.
   using Handler = std::function<void(Message&&)>;
