@@ -2,6 +2,7 @@
 
 #include <glog/logging.h>
 #include <google/protobuf/text_format.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
 
 #include <algorithm>
@@ -346,6 +347,8 @@ Status Launcher::RunCluster(bool* died) {
   // with a status said why itself, and running again would say the same.
   for (int e : r.server_exits) *died = *died || e < 0;
   for (int e : r.worker_exits) *died = *died || e < 0;
+  for (uint64_t b : r.server_peak_rss) peak_rss_server_ = std::max(peak_rss_server_, b);
+  for (uint64_t b : r.worker_peak_rss) peak_rss_worker_ = std::max(peak_rss_worker_, b);
   if (!r.status.ok()) return r.status;
   for (size_t i = 0; i < r.worker_exits.size(); ++i) {
     if (r.worker_exits[i] != 0) {
@@ -547,6 +550,17 @@ Status Launcher::WriteOutputs(double wall_s) {
   j["restarts"] = restarts;
   if (!resume_dir_.empty()) j["resumed_after_epoch"] = resume_epoch_;
   j["table_keys"] = table_keys_;
+  j["keys_held"] = table_keys_;
+  j["storage"] = "MEMORY";  // a worker holds its shard in its row store (data/row_store.h)
+  // The largest of each role, in MB (ru_maxrss); the scheduler runs in this process. Only a
+  // run this launcher started has them.
+  if (peak_rss_worker_ > 0) {
+    rusage self{};
+    getrusage(RUSAGE_SELF, &self);
+    j["peak_rss_mb"] = {{"scheduler", self.ru_maxrss / 1024.0},
+                        {"server", peak_rss_server_ / 1048576.0},
+                        {"worker", peak_rss_worker_ / 1048576.0}};
+  }
   j["bytes_per_key"] = table_keys_ > 0 ? table_bytes_ / table_keys_ : 0.0;
   j["config"] = config_text_;
   metrics_ = j;

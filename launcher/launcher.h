@@ -128,6 +128,7 @@ class Launcher {
   std::string resume_dir_;  // the checkpoint Run() continues from; "" from the start
   int resume_epoch_ = 0;    // epochs that checkpoint holds
   double table_keys_ = 0, table_bytes_ = 0;
+  uint64_t peak_rss_server_ = 0, peak_rss_worker_ = 0;  // bytes, the largest of each role
   double started_s_ = 0;
   // Run() only: seconds from its start until the last worker reported each event, and
   // the launcher's own events; metrics.json's "timeline_s" shows where a run's time went.

@@ -185,6 +185,8 @@ LocalClusterResult LocalCluster::Wait() {
   };
   reap(workers_, &r.worker_exits);
   reap(servers_, &r.server_exits);
+  for (const auto& c : workers_) r.worker_peak_rss.push_back(c.peak_rss_bytes());
+  for (const auto& c : servers_) r.server_peak_rss.push_back(c.peak_rss_bytes());
   for (auto& t : readers_) {
     if (t.joinable()) t.join();
   }

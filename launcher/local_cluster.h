@@ -58,6 +58,8 @@ struct LocalClusterResult {
   // first, even if its peers' complaints about it reached the scheduler before it did.
   Status status;
   std::vector<int> server_exits, worker_exits;
+  // Each child's peak resident memory (ru_maxrss), in spawn order.
+  std::vector<uint64_t> server_peak_rss, worker_peak_rss;
   std::vector<std::string> worker_stdout;  // when captured
 };
 

@@ -4,6 +4,7 @@
 #include <sched.h>
 #include <signal.h>
 #include <sys/prctl.h>
+#include <sys/resource.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -28,6 +29,7 @@ ChildProcess& ChildProcess::operator=(ChildProcess&& o) noexcept {
     pid_ = o.pid_;
     stdout_fd_ = o.stdout_fd_;
     exit_status_ = o.exit_status_;
+    peak_rss_bytes_ = o.peak_rss_bytes_;
     o.pid_ = -1;
     o.stdout_fd_ = -1;
     o.exit_status_.reset();
@@ -136,8 +138,10 @@ std::optional<int> ChildProcess::Wait(int timeout_ms) {
   const auto deadline = std::chrono::steady_clock::now() + std::chrono::milliseconds(timeout_ms);
   for (;;) {
     int status = 0;
-    const pid_t r = waitpid(pid_, &status, timeout_ms < 0 ? 0 : WNOHANG);
+    rusage usage{};
+    const pid_t r = wait4(pid_, &status, timeout_ms < 0 ? 0 : WNOHANG, &usage);
     if (r == pid_) {
+      peak_rss_bytes_ = static_cast<uint64_t>(usage.ru_maxrss) * 1024;  // reported in KiB
       exit_status_ = WIFEXITED(status) ? WEXITSTATUS(status) : -WTERMSIG(status);
       return exit_status_;
     }

@@ -7,6 +7,7 @@
 
 #include <sys/types.h>
 
+#include <cstdint>
 #include <functional>
 #include <optional>
 #include <string>
@@ -42,6 +43,9 @@ class ChildProcess {
   // Waits up to timeout_ms (-1: forever). Returns the exit code (>= 0) or minus the number of
   // the signal that ended it; nullopt if still running at the deadline.
   std::optional<int> Wait(int timeout_ms);
+  // The child's peak resident memory (the kernel's ru_maxrss), known once Wait() reaped it;
+  // 0 before.
+  uint64_t peak_rss_bytes() const { return peak_rss_bytes_; }
   // Sends `sig` if the child is still running.
   void Signal(int sig);
   // Reads everything the child writes to stdout until it closes it (capture_stdout).
@@ -54,6 +58,7 @@ class ChildProcess {
   pid_t pid_ = -1;
   int stdout_fd_ = -1;
   std::optional<int> exit_status_;
+  uint64_t peak_rss_bytes_ = 0;
 };
 
 // Describes an exit status from Wait(): "exit 0", "killed by SIGKILL (Killed)".

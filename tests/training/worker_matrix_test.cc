@@ -78,6 +78,11 @@ Trained Train(const Case& c, const Layout& layout, const std::vector<std::string
   run.test_count = test["count"].get<double>();
   run.examples_per_s = m["examples_per_s"].get<double>();
   for (const auto& e : m["history"]) run.rows.push_back(e["rows"].get<uint64_t>());
+  // Every role's peak memory is reported (the kernel's count for each child).
+  for (const char* role : {"scheduler", "server", "worker"}) {
+    EXPECT_GT(m["peak_rss_mb"][role].get<double>(), 1.0) << c.config << " " << role;
+  }
+  EXPECT_EQ(m["storage"], "MEMORY");
   std::printf("matrix: %-16s S=%d W=%d exit=0 %s=%.4f examples_per_s=%.0f\n", c.config,
               layout.servers, layout.workers, run.metric.c_str(), run.value, run.examples_per_s);
   std::filesystem::remove_all(dir);
