@@ -267,14 +267,14 @@ Status Launcher::Run() {
   const uint32_t max_restarts = cfg_.cluster().max_restarts();
   for (uint32_t restart = 0;; ++restart) {
     bool died = false;
-    Status st = RunCluster(&died);
+    double died_at = 0;
+    Status st = RunCluster(&died, &died_at);
     if (st.ok()) break;
     st = st.WithContext("training failed (logs in " + dir_.Logs() + ")");
     if (!died || interrupted_.load() || restart >= max_restarts) return st;
     // A process died: roll every node back to the newest checkpoint (or the start) and
     // run the rest again. Nothing a dead node held is trusted; nothing is lost beyond
     // the epochs since that checkpoint.
-    const double died_at = Now();
     std::printf("%s\nrestarting the cluster (%u of at most %u)\n", st.message().c_str(),
                 restart + 1, max_restarts);
     std::fflush(stdout);
@@ -298,7 +298,7 @@ Status Launcher::Run() {
   return WriteOutputs(Now() - started_s_);
 }
 
-Status Launcher::RunCluster(bool* died) {
+Status Launcher::RunCluster(bool* died, double* died_at) {
   launcher::LocalClusterOptions lo;
   lo.binary = options_.binary;
   lo.servers = cfg_.cluster().servers();
@@ -347,6 +347,9 @@ Status Launcher::RunCluster(bool* died) {
   // with a status said why itself, and running again would say the same.
   for (int e : r.server_exits) *died = *died || e < 0;
   for (int e : r.worker_exits) *died = *died || e < 0;
+  *died_at = r.first_death
+                 ? std::chrono::duration<double>(r.first_death->time_since_epoch()).count()
+                 : Now();
   for (uint64_t b : r.server_peak_rss) peak_rss_server_ = std::max(peak_rss_server_, b);
   for (uint64_t b : r.worker_peak_rss) peak_rss_worker_ = std::max(peak_rss_worker_, b);
   if (!r.status.ok()) return r.status;

@@ -90,8 +90,8 @@ class Launcher {
   // epoch (dropping what ran after it) and replays them into the history.
   Status PrepareResume();
   // Runs the cluster once to its end; *died tells whether a process of it died (a signal
-  // ended it), which is worth a restart.
-  Status RunCluster(bool* died);
+  // ended it), which is worth a restart, and *died_at when (Now()'s clock).
+  Status RunCluster(bool* died, double* died_at);
   void OnWorkerLine(int worker, const std::string& line);
   void MaybeFinishEpoch(int epoch);
   Status MergeModel(uint64_t* rows);

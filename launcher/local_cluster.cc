@@ -64,7 +64,8 @@ void LocalCluster::OnChildExit(pid_t pid, int status) {
   }
   if (status < 0) {
     std::lock_guard<std::mutex> lock(deaths_mu_);
-    deaths_.push_back({pid, s.label + " (pid " + std::to_string(pid) + ") " + how});
+    deaths_.push_back({pid, s.label + " (pid " + std::to_string(pid) + ") " + how,
+                       std::chrono::steady_clock::now()});
   }
   scheduler_->ProcessExited(pid, s.label, how, /*signaled=*/status < 0);
 }
@@ -165,6 +166,7 @@ LocalClusterResult LocalCluster::Wait() {
     std::lock_guard<std::mutex> lock(deaths_mu_);
     // Unless the verdict already names that process (the scheduler saw the death itself,
     // or had declared it dead before).
+    if (!deaths_.empty()) r.first_death = deaths_.front().at;
     if (!r.status.ok() && !deaths_.empty() &&
         r.status.message().find("pid " + std::to_string(deaths_.front().pid) + " ") ==
             std::string::npos) {

@@ -16,6 +16,7 @@
 #include <map>
 #include <memory>
 #include <mutex>
+#include <optional>
 #include <string>
 #include <thread>
 #include <vector>
@@ -60,6 +61,8 @@ struct LocalClusterResult {
   std::vector<int> server_exits, worker_exits;
   // Each child's peak resident memory (ru_maxrss), in spawn order.
   std::vector<uint64_t> server_peak_rss, worker_peak_rss;
+  // When the first child killed by a signal was seen to end; unset if none was.
+  std::optional<std::chrono::steady_clock::time_point> first_death;
   std::vector<std::string> worker_stdout;  // when captured
 };
 
@@ -98,6 +101,7 @@ class LocalCluster {
   struct Death {
     pid_t pid;
     std::string what;  // "worker process 1 (pid P) killed by ..."
+    std::chrono::steady_clock::time_point at;
   };
   std::vector<Death> deaths_;  // children ended by a signal, in order
   std::vector<process::ChildProcess> servers_, workers_;
