@@ -81,7 +81,7 @@ Status Launcher::Prepare() {
       config_text_ = TextOf(cfg_);
       partial_.assign(cfg_.train().epochs() + 1, Partial());
       SPARROW_RETURN_IF_ERROR(MakeRunDirs(dir_));
-      return PrepareResume();
+      return PrepareResume(/*reuse_history=*/false);
     }
     // Killed before it wrote its run directory: nothing to resume, start it.
     std::printf("resume: %s holds no run yet; starting it\n", dir_.root.c_str());
@@ -102,18 +102,44 @@ Status Launcher::Prepare() {
   return Status::Ok();
 }
 
-Status Launcher::PrepareResume() {
+Status Launcher::PrepareResume(bool reuse_history) {
+  resume_dir_.clear();
+  resume_epoch_ = 0;
   auto found = checkpoint::FindNewest(dir_.root);
-  if (!found.ok()) {
+  if (found.ok()) {
+    for (const auto& s : found->skipped) std::printf("resume: %s\n", s.c_str());
+    resume_dir_ = found->dir;
+    resume_epoch_ = static_cast<int>(found->manifest.epoch());
+  } else {
     std::printf("resume: %s; training from the start\n", found.status().message().c_str());
-    std::fflush(stdout);
+  }
+  std::fflush(stdout);
+  // What ran after the checkpoint will run again: forget it. The epochs before it are
+  // kept as this process recorded them, when it has each of them (a restart): scoring
+  // them again from their score files would delay the restart by a pass over the test
+  // split per epoch. Else they are replayed from the progress files.
+  bool replay = true;
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    const auto after = [&](const auto& r) { return r.epoch > resume_epoch_; };
+    std::erase_if(history_, after);
+    std::erase_if(checkpoints_, after);
+    replay = !reuse_history || history_.size() != static_cast<size_t>(resume_epoch_);
+    if (replay) {
+      history_.clear();
+      checkpoints_.clear();
+    }
+    for (size_t e = 0; e < partial_.size(); ++e) {
+      if (replay || static_cast<int>(e) > resume_epoch_) partial_[e] = Partial();
+    }
+  }
+  if (!found.ok()) {
+    for (uint32_t w = 0; w < cfg_.cluster().workers(); ++w) {
+      SPARROW_RETURN_IF_ERROR(experiment::WriteTextFile(dir_.Progress(w), ""));
+    }
     return Status::Ok();
   }
-  for (const auto& s : found->skipped) std::printf("resume: %s\n", s.c_str());
-  resume_dir_ = found->dir;
-  resume_epoch_ = static_cast<int>(found->manifest.epoch());
-  // Keep each worker's lines of the epochs the checkpoint holds; the rest ran after it
-  // and will run again.
+  // Keep each worker's lines of the epochs the checkpoint holds.
   const bool progress = options_.progress;
   options_.progress = false;
   for (uint32_t w = 0; w < cfg_.cluster().workers(); ++w) {
@@ -126,7 +152,7 @@ Status Launcher::PrepareResume() {
         auto f = Fields(line);
         if (!f.count("epoch") || std::atoi(f["epoch"].c_str()) > resume_epoch_) continue;
         kept += line + "\n";
-        OnWorkerLine(static_cast<int>(w), line);
+        if (replay) OnWorkerLine(static_cast<int>(w), line);
       }
     }
     SPARROW_RETURN_IF_ERROR(experiment::WriteTextFile(dir_.Progress(w), kept));
@@ -278,15 +304,7 @@ Status Launcher::Run() {
     std::printf("%s\nrestarting the cluster (%u of at most %u)\n", st.message().c_str(),
                 restart + 1, max_restarts);
     std::fflush(stdout);
-    {
-      std::lock_guard<std::mutex> lock(mu_);
-      history_.clear();
-      checkpoints_.clear();
-      partial_.assign(cfg_.train().epochs() + 1, Partial());
-    }
-    resume_dir_.clear();
-    resume_epoch_ = 0;
-    SPARROW_RETURN_IF_ERROR(PrepareResume());
+    SPARROW_RETURN_IF_ERROR(PrepareResume(/*reuse_history=*/true));
     std::lock_guard<std::mutex> lock(mu_);
     restarts_.push_back({resume_epoch_, st.message(), died_at - started_s_});
     loaded_since_restart_ = 0;

@@ -86,9 +86,11 @@ class Launcher {
   const nlohmann::json& metrics() const { return metrics_; }
 
  private:
-  // Resuming: finds the newest checkpoint, keeps the workers' progress lines up to its
-  // epoch (dropping what ran after it) and replays them into the history.
-  Status PrepareResume();
+  // Resuming (or restarting): finds the newest checkpoint, keeps the workers' progress
+  // lines up to its epoch (dropping what ran after it), and brings the history to that
+  // epoch: from this process's own records when `reuse_history` and it has every epoch,
+  // else by replaying the progress lines.
+  Status PrepareResume(bool reuse_history);
   // Runs the cluster once to its end; *died tells whether a process of it died (a signal
   // ended it), which is worth a restart, and *died_at when (Now()'s clock).
   Status RunCluster(bool* died, double* died_at);
