@@ -88,36 +88,16 @@ Ticket KVClient::Request(wire::Command cmd, std::vector<PushSlice> push,
   const bool clocked = end_of_step && node_->table().max_delay >= 0;
   // The push ends step `clock` where it lands; a CLOCK ends it at the other servers.
   const int64_t clock = end_of_step ? clock_.fetch_add(1) : clock_.load();
-  const auto shared_keys = std::make_shared<std::vector<Keys>>(std::move(keys));
-  const auto shared_vals = std::make_shared<std::vector<Values>>(std::move(vals));
-  const int self = node_->id();
+  auto request = std::make_shared<DataRequest>();
+  request->cmd = cmd;
+  request->clock = clock;
+  request->clocked = clocked;
+  request->pushed = pushed;
+  request->tables = std::move(tables);
+  request->keys = std::move(keys);
+  request->vals = std::move(vals);
   for (const ServerRoute& route : routes) {
-    // The message is built again for a retry: its frames reference the request's arrays,
-    // which the builder keeps alive until the request completes.
-    auto build = std::make_shared<const std::function<Message()>>(
-        [cmd, self, route, clock, clocked, pushed, tables, shared_keys, shared_vals] {
-          Message msg = Message::Make(cmd, self, route.server_id);
-          msg.header.set_clock(clock);
-          if (clocked) msg.header.set_flags(wire::END_OF_STEP);
-          if (cmd == wire::PUSH_PULL) {
-            msg.header.set_num_push_slices(static_cast<uint32_t>(pushed));
-          }
-          const std::vector<Keys>& k = *shared_keys;
-          const std::vector<Values>& v = *shared_vals;
-          for (size_t i = 0; i < route.ranges.size(); ++i) {
-            const KeyRange& r = route.ranges[i];
-            zmq::message_t kf =
-                transport::ZeroCopyFrame(k[i], k[i]->data() + r.offset, r.count * sizeof(uint64_t));
-            zmq::message_t vf;
-            if (i < pushed) {
-              vf = transport::ZeroCopyFrame(v[i], v[i]->data() + r.offset * r.width,
-                                            r.count * r.width * sizeof(float));
-            }
-            msg.AddSlice(tables[i], r.width, r.count, std::move(kf), std::move(vf));
-          }
-          return msg;
-        });
-    Message msg = (*build)();
+    Message msg = BuildMessage(request, route.server_id, route.ranges);
     uint64_t rid;
     {
       std::lock_guard<std::mutex> lock(mu_);
@@ -128,7 +108,7 @@ Ticket KVClient::Request(wire::Command cmd, std::vector<PushSlice> push,
       p.ranges = route.ranges;
       p.first_pull = cmd == wire::PULL ? 0 : pushed;
       p.deadline_ms = NowMs() + options_.request_timeout_ms;
-      p.rebuild = build;
+      p.request = request;
       p.retries_left = options_.retries;
       parts_[rid] = std::move(p);
       msg.header.set_oldest_pending(parts_.begin()->first);
@@ -146,6 +126,27 @@ Ticket KVClient::Request(wire::Command cmd, std::vector<PushSlice> push,
     SendClock(clock + 1, reached);
   }
   return group;
+}
+
+Message KVClient::BuildMessage(const std::shared_ptr<const DataRequest>& request, int server_id,
+                               const std::vector<KeyRange>& ranges) const {
+  const DataRequest& q = *request;
+  Message msg = Message::Make(q.cmd, node_->id(), server_id);
+  msg.header.set_clock(q.clock);
+  if (q.clocked) msg.header.set_flags(wire::END_OF_STEP);
+  if (q.cmd == wire::PUSH_PULL) msg.header.set_num_push_slices(static_cast<uint32_t>(q.pushed));
+  for (size_t i = 0; i < ranges.size(); ++i) {
+    const KeyRange& r = ranges[i];
+    zmq::message_t kf = transport::ZeroCopyFrame(q.keys[i], q.keys[i]->data() + r.offset,
+                                                 r.count * sizeof(uint64_t));
+    zmq::message_t vf;
+    if (i < q.pushed) {
+      vf = transport::ZeroCopyFrame(q.vals[i], q.vals[i]->data() + r.offset * r.width,
+                                    r.count * r.width * sizeof(float));
+    }
+    msg.AddSlice(q.tables[i], r.width, r.count, std::move(kf), std::move(vf));
+  }
+  return msg;
 }
 
 Status KVClient::SendTo(int server_id, Message& msg) {
@@ -317,10 +318,10 @@ void KVClient::TimeoutLoop() {
       std::lock_guard<std::mutex> lock(mu_);
       for (auto& [rid, p] : parts_) {
         if (now <= p.deadline_ms) continue;
-        if (p.rebuild && p.retries_left > 0 && !node_->IsDead(p.server_id)) {
+        if (p.request && p.retries_left > 0 && !node_->IsDead(p.server_id)) {
           --p.retries_left;
           p.deadline_ms = now + options_.request_timeout_ms;
-          Message m = (*p.rebuild)();
+          Message m = BuildMessage(p.request, p.server_id, p.ranges);
           m.header.set_request_id(rid);
           m.header.set_oldest_pending(parts_.begin()->first);
           again.emplace_back(rid, std::move(m));

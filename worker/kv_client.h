@@ -26,7 +26,6 @@
 #include <atomic>
 #include <condition_variable>
 #include <cstdint>
-#include <functional>
 #include <map>
 #include <memory>
 #include <mutex>
@@ -126,6 +125,16 @@ class KVClient {
     Status status;
     bool done = false;
   };
+  // A data request's contents, shared by its parts (one per server) until all complete.
+  struct DataRequest {
+    wire::Command cmd;
+    int64_t clock;
+    bool clocked;   // the message ends step `clock` (END_OF_STEP)
+    size_t pushed;  // slices [0, pushed) carry values
+    std::vector<uint32_t> tables;
+    std::vector<Keys> keys;
+    std::vector<Values> vals;  // of the pushed slices
+  };
   struct PendingPart {  // one server's share of a group, awaiting its reply
     Ticket group = 0;
     int server_id = -1;
@@ -133,10 +142,14 @@ class KVClient {
     size_t first_pull = 0;         // ranges[first_pull..] are answered by a PULL_REPLY
     int64_t deadline_ms = 0;
     wire::Control* reply_control = nullptr;  // for STATS / control replies
-    // Data requests: builds the message again, for a retry after a timeout.
-    std::shared_ptr<const std::function<transport::Message()>> rebuild;
+    // Data requests: what the message was built from, to build it again for a retry.
+    std::shared_ptr<const DataRequest> request;
     int retries_left = 0;
   };
+  // The message of `request` for server `server_id`: ranges[i] of slice i. Its frames
+  // reference the request's arrays, which `request` keeps alive.
+  transport::Message BuildMessage(const std::shared_ptr<const DataRequest>& request, int server_id,
+                                  const std::vector<KeyRange>& ranges) const;
   Ticket NewGroup(int parts);
   // Sends a PUSH, PULL or PUSH_PULL of `push` then `pull` slices (one may be empty), one
   // message per server that owns any of their keys.
