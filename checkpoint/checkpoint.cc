@@ -1,8 +1,6 @@
 #include "checkpoint/checkpoint.h"
 
-#include <fcntl.h>
 #include <glog/logging.h>
-#include <unistd.h>
 
 #include <algorithm>
 #include <chrono>
@@ -12,6 +10,7 @@
 #include <fstream>
 #include <iterator>
 
+#include "core/atomic_file.h"
 #include "core/crc32c.h"
 #include "model_file/model_file.h"
 
@@ -32,39 +31,6 @@ uint32_t GetU32(const std::string& in, size_t at) {
   uint32_t v;
   std::memcpy(&v, in.data() + at, sizeof(v));
   return v;
-}
-
-Status WriteDurably(const std::string& path, const std::string& bytes) {
-  const std::string tmp = path + ".tmp-" + std::to_string(getpid());
-  const int fd = open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
-  if (fd < 0) return Unavailable("cannot write " + tmp + ": " + std::strerror(errno));
-  size_t done = 0;
-  while (done < bytes.size()) {
-    const ssize_t n = write(fd, bytes.data() + done, bytes.size() - done);
-    if (n < 0 && errno == EINTR) continue;
-    if (n <= 0) {
-      const std::string why = std::strerror(errno);
-      close(fd);
-      unlink(tmp.c_str());
-      return Unavailable("cannot write " + tmp + ": " + why);
-    }
-    done += static_cast<size_t>(n);
-  }
-  if (fsync(fd) != 0 || close(fd) != 0) {
-    unlink(tmp.c_str());
-    return Unavailable("cannot sync " + tmp + ": " + std::strerror(errno));
-  }
-  if (rename(tmp.c_str(), path.c_str()) != 0) {
-    unlink(tmp.c_str());
-    return Unavailable("cannot rename " + tmp + ": " + std::strerror(errno));
-  }
-  // The rename is durable once the directory is.
-  const int dfd = open(fs::path(path).parent_path().c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-  if (dfd >= 0) {
-    fsync(dfd);
-    close(dfd);
-  }
-  return Status::Ok();
 }
 
 // Epoch numbers of the directories under Root(run_dir), newest first.
@@ -121,7 +87,7 @@ Status WriteManifest(const std::string& dir, int servers, Manifest m) {
   PutU32(&out, static_cast<uint32_t>(body.size()));
   out += body;
   PutU32(&out, Crc32c(out.data() + sizeof(kMagic), out.size() - sizeof(kMagic)));
-  return WriteDurably(dir + "/" + kManifest, out);
+  return WriteFileAtomically(dir + "/" + kManifest, out);
 }
 
 Result<Manifest> ReadManifest(const std::string& dir) {

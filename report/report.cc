@@ -1,15 +1,12 @@
 #include "report/report.h"
 
-#include <fcntl.h>
-#include <unistd.h>
-
-#include <cerrno>
 #include <cmath>
 #include <cstdio>
 #include <cstring>
 #include <nlohmann/json.hpp>
 #include <set>
 
+#include "core/atomic_file.h"
 #include "report/svg_plot.h"
 
 namespace sparrow::report {
@@ -237,32 +234,7 @@ std::string RenderReport(const ReportInput& in) {
 }
 
 Status WriteReport(const ReportInput& input, const std::string& path) {
-  const std::string html = RenderReport(input);
-  const std::string tmp = path + ".tmp." + std::to_string(getpid());
-  auto fail = [&](const char* step) {
-    const Status st = Internal(std::string(step) + " " + tmp + ": " + std::strerror(errno));
-    unlink(tmp.c_str());
-    return st;
-  };
-  const int fd = open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
-  if (fd < 0) return Internal("create " + tmp + ": " + std::strerror(errno));
-  size_t done = 0;
-  while (done < html.size()) {
-    const ssize_t n = write(fd, html.data() + done, html.size() - done);
-    if (n < 0 && errno == EINTR) continue;
-    if (n < 0) {
-      close(fd);
-      return fail("write");
-    }
-    done += n;
-  }
-  if (fsync(fd) != 0) {
-    close(fd);
-    return fail("fsync");
-  }
-  if (close(fd) != 0) return fail("close");
-  if (rename(tmp.c_str(), path.c_str()) != 0) return fail("rename to report");
-  return Status::Ok();
+  return WriteFileAtomically(path, RenderReport(input));
 }
 
 }  // namespace sparrow::report
