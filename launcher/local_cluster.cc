@@ -106,30 +106,31 @@ Status LocalCluster::Start() {
     if (!options_.curve_keys.empty()) argv.push_back("--curve_keys=" + options_.curve_keys);
     return argv;
   };
-  for (int i = 0; i < options_.servers; ++i) {
-    auto argv = common("server");
-    argv.push_back("--rank=" + std::to_string(i));  // so server-<i>.log is rank i's
-    argv.insert(argv.end(), options_.server_args.begin(), options_.server_args.end());
-    process::SpawnOptions so2;
-    if (!options_.log_dir.empty())
-      so2.stderr_path = options_.log_dir + "/server-" + std::to_string(i) + ".log";
-    SPARROW_ASSIGN_OR_RETURN(process::ChildProcess c, process::ChildProcess::Spawn(argv, so2));
-    started_[c.pid()] = {"server process " + std::to_string(i), so2.stderr_path,
+  // The i-th process of a role asks for rank i, so <role>-<i>.log is rank i's.
+  auto spawn = [&](const std::string& role, int i, const std::vector<std::string>& extra,
+                   bool capture_stdout) -> Result<process::ChildProcess> {
+    auto argv = common(role);
+    argv.push_back("--rank=" + std::to_string(i));
+    argv.insert(argv.end(), extra.begin(), extra.end());
+    process::SpawnOptions so;
+    so.capture_stdout = capture_stdout;
+    if (!options_.log_dir.empty()) {
+      so.stderr_path = options_.log_dir + "/" + role + "-" + std::to_string(i) + ".log";
+    }
+    SPARROW_ASSIGN_OR_RETURN(process::ChildProcess c, process::ChildProcess::Spawn(argv, so));
+    started_[c.pid()] = {role + " process " + std::to_string(i), so.stderr_path,
                          std::chrono::steady_clock::now()};
+    return c;
+  };
+  for (int i = 0; i < options_.servers; ++i) {
+    SPARROW_ASSIGN_OR_RETURN(process::ChildProcess c,
+                             spawn("server", i, options_.server_args, false));
     servers_.push_back(std::move(c));
   }
   worker_stdout_.resize(options_.workers);
   for (int i = 0; i < options_.workers; ++i) {
-    auto argv = common("worker");
-    argv.push_back("--rank=" + std::to_string(i));  // so worker-<i>.log is rank i's
-    argv.insert(argv.end(), options_.worker_args.begin(), options_.worker_args.end());
-    process::SpawnOptions so2;
-    so2.capture_stdout = options_.capture_worker_stdout;
-    if (!options_.log_dir.empty())
-      so2.stderr_path = options_.log_dir + "/worker-" + std::to_string(i) + ".log";
-    SPARROW_ASSIGN_OR_RETURN(process::ChildProcess c, process::ChildProcess::Spawn(argv, so2));
-    started_[c.pid()] = {"worker process " + std::to_string(i), so2.stderr_path,
-                         std::chrono::steady_clock::now()};
+    SPARROW_ASSIGN_OR_RETURN(process::ChildProcess c, spawn("worker", i, options_.worker_args,
+                                                            options_.capture_worker_stdout));
     workers_.push_back(std::move(c));
   }
   std::vector<pid_t> pids;

@@ -71,6 +71,13 @@ class RawPeer {
   uint64_t rid_ = 0;
 };
 
+Message CreateTableMsg(const wire::TableSpec& spec) {
+  Message m;
+  m.header.set_command(wire::CREATE_TABLE);
+  *m.header.mutable_control()->mutable_table() = spec;
+  return m;
+}
+
 Message DataMsg(wire::Command cmd, uint32_t table, const std::vector<uint64_t>& keys,
                 const std::vector<float>& vals, uint32_t width) {
   Message m;
@@ -94,10 +101,7 @@ TEST(BadRequestTest, ServerRejectsWithReasonAndKeepsServing) {
   ASSERT_TRUE(lc.Start().ok());
   RawPeer p(lc.scheduler_endpoint());
   ASSERT_TRUE(p.Start().ok());
-  Message create;
-  create.header.set_command(wire::CREATE_TABLE);
-  *create.header.mutable_control()->mutable_table() = SgdTable(1, 2);
-  ASSERT_EQ(p.Exchange(0, std::move(create)).header.command(), wire::ACK);
+  ASSERT_EQ(p.Exchange(0, CreateTableMsg(SgdTable(1, 2))).header.command(), wire::ACK);
   const uint64_t in_range = p.node().table().servers[0].key_end() - 10;
   const uint64_t other_range = p.node().table().servers[1].key_begin() + 10;
 
@@ -201,10 +205,8 @@ TEST(BadRequestTest, RepeatedPushIsAppliedOnce) {
   ASSERT_TRUE(lc.Start().ok());
   RawPeer p(lc.scheduler_endpoint());
   ASSERT_TRUE(p.Start().ok());
-  Message create;
-  create.header.set_command(wire::CREATE_TABLE);
-  *create.header.mutable_control()->mutable_table() = SgdTable(1, 1);  // SGD, rate 1
-  ASSERT_EQ(p.Exchange(0, std::move(create)).header.command(), wire::ACK);
+  ASSERT_EQ(p.Exchange(0, CreateTableMsg(SgdTable(1, 1))).header.command(),
+            wire::ACK);  // SGD, rate 1
   auto push = [&](uint64_t rid, uint64_t oldest) {
     return p.ExchangeAs(0, DataMsg(wire::PUSH, 1, {7}, {-1}, 1), 1000 + rid, 1000 + oldest)
         .header.command();

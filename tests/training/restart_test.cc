@@ -21,13 +21,10 @@ namespace {
 namespace fs = std::filesystem;
 using testing::Outcome;
 using testing::ReadJson;
+using testing::Slurp;
 using testing::Sparrow;
+using testing::StartSparrow;
 using testing::TempDir;
-
-std::string Slurp(const std::string& path) {
-  std::ifstream in(path, std::ios::binary);
-  return std::string(std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>());
-}
 
 // The pid of `parent`'s child process running `sparrow <role>` (-1 if none).
 pid_t ChildWithRole(pid_t parent, const std::string& role) {
@@ -72,15 +69,7 @@ TEST(RestartTest, KilledServerAndWorkerCostARestartNotTheRun) {
   ASSERT_EQ(calm.exit, 0) << calm.out << calm.err;
 
   const std::string run = dir + "/chaos";
-  std::vector<std::string> argv = {SPARROW_BINARY};
-  for (const auto& a : args(run)) argv.push_back(a);
-  process::SpawnOptions so;
-  so.stdout_path = dir + "/chaos.out";
-  so.stderr_path = dir + "/chaos.err";
-  const fs::path cwd = fs::current_path();
-  fs::current_path(SPARROW_SOURCE_DIR);
-  auto launcher = process::ChildProcess::Spawn(argv, so);
-  fs::current_path(cwd);
+  auto launcher = StartSparrow(args(run), dir + "/chaos.out", dir + "/chaos.err");
   ASSERT_TRUE(launcher.ok());
   auto log = [&] { return Slurp(dir + "/chaos.out") + Slurp(dir + "/chaos.err"); };
 

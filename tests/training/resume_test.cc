@@ -19,13 +19,10 @@ namespace {
 namespace fs = std::filesystem;
 using testing::Outcome;
 using testing::ReadJson;
+using testing::Slurp;
 using testing::Sparrow;
+using testing::StartSparrow;
 using testing::TempDir;
-
-std::string Slurp(const std::string& path) {
-  std::ifstream in(path, std::ios::binary);
-  return std::string(std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>());
-}
 
 TEST(ResumeTest, KilledLauncherResumesToTheSameModelPastACorruptCheckpoint) {
   const std::string dir = TempDir("resume");
@@ -50,15 +47,7 @@ TEST(ResumeTest, KilledLauncherResumesToTheSameModelPastACorruptCheckpoint) {
 
   // The same run, its launcher killed once its third checkpoint is complete.
   const std::string cut = dir + "/cut";
-  std::vector<std::string> argv = {SPARROW_BINARY};
-  for (const auto& a : train(cut, {})) argv.push_back(a);
-  process::SpawnOptions so;
-  so.stdout_path = dir + "/cut.out";
-  so.stderr_path = dir + "/cut.err";
-  const fs::path cwd = fs::current_path();
-  fs::current_path(SPARROW_SOURCE_DIR);
-  auto launcher = process::ChildProcess::Spawn(argv, so);
-  fs::current_path(cwd);
+  auto launcher = StartSparrow(train(cut, {}), dir + "/cut.out", dir + "/cut.err");
   ASSERT_TRUE(launcher.ok());
   const std::string third = checkpoint::EpochDir(cut, 3) + "/MANIFEST";
   while (!fs::exists(third) && launcher->running() && !launcher->Wait(0)) {

@@ -50,6 +50,33 @@ inline Outcome Sparrow(const std::vector<std::string>& args, int timeout_ms = 30
   return r;
 }
 
+// Starts `sparrow args...` in the background, with the repository as working directory,
+// its stdout and stderr appended to `out_path` and `err_path`. Not thread-safe (as
+// Sparrow()).
+inline Result<process::ChildProcess> StartSparrow(const std::vector<std::string>& args,
+                                                  const std::string& out_path,
+                                                  const std::string& err_path) {
+  namespace fs = std::filesystem;
+  std::vector<std::string> argv = {SPARROW_BINARY};
+  argv.insert(argv.end(), args.begin(), args.end());
+  process::SpawnOptions o;
+  o.stdout_path = out_path;
+  o.stderr_path = err_path;
+  const fs::path cwd = fs::current_path();
+  fs::current_path(SPARROW_SOURCE_DIR);
+  auto child = process::ChildProcess::Spawn(argv, o);
+  fs::current_path(cwd);
+  return child;
+}
+
+// The whole content of a file ("" if it cannot be read).
+inline std::string Slurp(const std::string& path) {
+  std::ifstream in(path, std::ios::binary);
+  std::stringstream ss;
+  ss << in.rdbuf();
+  return ss.str();
+}
+
 // A fresh, empty directory named for the test and this process.
 inline std::string TempDir(const std::string& name) {
   namespace fs = std::filesystem;

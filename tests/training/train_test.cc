@@ -25,15 +25,9 @@ namespace {
 namespace fs = std::filesystem;
 using testing::Outcome;
 using testing::ReadJson;
+using testing::Slurp;
 using testing::Sparrow;
 using testing::TempDir;
-
-std::string Slurp(const std::string& path) {
-  std::ifstream in(path, std::ios::binary);
-  std::stringstream ss;
-  ss << in.rdbuf();
-  return ss.str();
-}
 
 TEST(TrainTest, A9aOnTwoServersTwoWorkersThenPredictAndEvalAgree) {
   SPARROW_NEED_SHARED_DATA("a9a/a9a");
